@@ -1,0 +1,92 @@
+"""Fixtures shared by every app's tests: in-process Celery, and a real worker for integration."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from topview_project.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def eager_celery():
+    """Run `.delay()` in-process, as the embedded default does."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
+def database_url() -> str:
+    """The URL of the database the tests run on (pytest-django's test database)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on Redis, working on the test database.
+
+    Yields the folder its emails are written to (the file-based email backend), so tests can
+    count what was really sent.
+    """
+    if connection.vendor != "postgresql" or celery_app.conf.task_always_eager:
+        pytest.skip("integration tests need DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL")
+    queue = celery_app.conf.task_default_queue
+    mail_dir = tmp_path_factory.mktemp("sent-emails")
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with django_db_blocker.unblock():
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "DJANGO_EMAIL_FILE_PATH": str(mail_dir),
+            "CELERY_QUEUE": queue,
+        }
+    celery_app.control.purge()
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "topview_project", "worker",
+             "--concurrency=2", "--loglevel=INFO", "-Q", queue, "-n", f"test-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_worker(worker, log)
+        yield mail_dir
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def _wait_for_worker(worker: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"celery worker exited:\n{log.read_text()}")
+        if b"ready." in log.read_bytes():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"celery worker not ready after 60 s:\n{log.read_text()}")
+
+
+def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):
+    """Poll `predicate` until it returns something true; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,0 +1,53 @@
+"""What the view takes from an HTTP request before storing it: the body, bounded, and headers."""
+
+import ipaddress
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+
+# Header names whose values are secrets, or may carry one; their values are never stored.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+_SECRET_WORDS = ("token", "secret", "signature", "password", "api-key")
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Body:
+    raw: bytes
+    size: int
+
+    @property
+    def complete(self) -> bool:
+        return self.size == len(self.raw)
+
+
+def read_body(request: HttpRequest, *, limit: int, keep_when_over: int = 4096) -> Body:
+    """Read at most `limit` bytes; past the limit, keep only the first `keep_when_over`.
+
+    Reading the stream (not `request.body`) keeps Django's own upload limit out of the way and
+    never holds more than limit + 1 bytes. The size of a body over the limit is the one its
+    Content-Length announced, or limit + 1 when none did.
+    """
+    raw = request.read(limit + 1)
+    if len(raw) <= limit:
+        return Body(raw=raw, size=len(raw))
+    announced = request.META.get("CONTENT_LENGTH") or ""
+    size = int(announced) if announced.isdigit() else len(raw)
+    return Body(raw=raw[:keep_when_over], size=max(size, len(raw)))
+
+
+def redacted_headers(request: HttpRequest) -> dict[str, str]:
+    headers = {}
+    for name, value in request.headers.items():
+        lowered = name.lower()
+        secret = lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
+        headers[name] = REDACTED if secret else value.replace("\x00", "\ufffd")
+    return headers
+
+
+def remote_addr(request: HttpRequest) -> str | None:
+    address = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None

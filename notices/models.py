@@ -1,0 +1,108 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks.status import TaskStatus
+
+from .parsing import NoticeFormat
+
+
+class NoticeState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed (will retry)"
+    DEAD = "dead", "Dead (gave up)"
+
+
+class Notice(models.Model):
+    """One delivery to the notice endpoint, stored before it is answered: the audit trail.
+
+    Every delivery gets a row: duplicates, invalid bodies and oversized ones too. Rows are never
+    edited by staff; only processing moves `state` and what goes with it.
+    """
+
+    received_at = models.DateTimeField("received", default=timezone.now)
+    remote_addr = models.GenericIPAddressField(
+        "remote address", null=True, blank=True, help_text="The direct peer (REMOTE_ADDR)."
+    )
+    headers = models.JSONField(default=dict, help_text="Request headers, secrets redacted.")
+    raw_body = models.BinaryField("raw body", help_text="The body's bytes exactly as received.")
+    body_size = models.PositiveBigIntegerField(
+        "body size", help_text="Bytes announced or read; more than the raw body when too large."
+    )
+    payload = models.JSONField(
+        null=True, blank=True, help_text="The parsed JSON object, when the body had one."
+    )
+    format = models.CharField(max_length=16, choices=NoticeFormat.choices)
+    error = models.CharField(
+        max_length=255, blank=True, help_text="Why the notice was refused as invalid."
+    )
+    notice_uuid = models.CharField(
+        "notice uuid", max_length=128, blank=True, help_text="Topview's uuid, one per notice."
+    )
+    topview_task_id = models.CharField("taskId", max_length=128, blank=True)
+    biz_type = models.CharField("bizType", max_length=64, blank=True)
+    status = models.CharField(
+        "status as sent", max_length=32, blank=True, help_text="Exactly as the sender wrote it."
+    )
+    task_status = models.CharField(
+        "normalised status", max_length=16, choices=TaskStatus.choices, default=TaskStatus.UNKNOWN
+    )
+    warnings = models.JSONField(default=list, blank=True, help_text="Defaults taken, values fixed.")
+    is_test = models.BooleanField("test", default=False, help_text="Simulated: nobody is told.")
+    is_duplicate = models.BooleanField(
+        "duplicate", default=False, help_text="Its uuid was seen before: stored, with no effect."
+    )
+    is_late = models.BooleanField(
+        "late", default=False, help_text="Arrived after its task had moved past this status."
+    )
+    state = models.CharField(
+        "processing state", max_length=16, choices=NoticeState.choices, default=NoticeState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Processing attempts begun.")
+    last_error = models.TextField("last error", blank=True)
+    next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
+    processed_at = models.DateTimeField("processed", null=True, blank=True)
+    task = models.ForeignKey(
+        "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        permissions = [("replay_notice", "Can replay notices")]
+        indexes = [
+            models.Index(fields=["-received_at"], name="notice_received_idx"),
+            models.Index(fields=["format", "-received_at"], name="notice_format_received_idx"),
+            models.Index(fields=["state", "-received_at"], name="notice_state_received_idx"),
+            models.Index(fields=["task_status", "-received_at"], name="notice_status_received_idx"),
+            models.Index(fields=["biz_type", "-received_at"], name="notice_biztype_received_idx"),
+            models.Index(fields=["topview_task_id"], name="notice_task_id_idx"),
+            models.Index(fields=["notice_uuid"], name="notice_uuid_idx"),
+            models.Index(fields=["task", "received_at"], name="notice_task_received_idx"),
+        ]
+        constraints = [
+            # The one first delivery of each uuid; the database refuses a second, even concurrent.
+            models.UniqueConstraint(
+                fields=["notice_uuid"],
+                condition=Q(is_duplicate=False) & ~Q(notice_uuid=""),
+                name="notice_uuid_first_delivery",
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=NoticeFormat.values), name="notice_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=NoticeState.values), name="notice_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_duplicate=False) | ~Q(notice_uuid=""),
+                name="notice_duplicate_has_uuid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(format=NoticeFormat.INVALID) | ~Q(error=""),
+                name="notice_invalid_has_error",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notice {self.pk} ({self.format}, {self.topview_task_id or 'no taskId'})"

@@ -1,0 +1,94 @@
+"""Writes of the task lifecycle: moving a task by a notice's status, and telling its owner."""
+
+import logging
+from typing import Any
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from .lifecycle import Transition, transition
+from .models import Notification, Task
+from .results import extract_result_fields, load_result
+from .status import TaskStatus
+from .tasks import send_notification
+
+logger = logging.getLogger(__name__)
+
+
+def task_apply_status(
+    *,
+    topview_task_id: str,
+    biz_type: str,
+    status: TaskStatus,
+    error_message: str,
+    result: Any,
+    notify_owner: bool,
+) -> tuple[Task, Transition]:
+    """Move the task (created if new) by one notice's status; call inside a transaction.
+
+    The task's row stays locked until the caller commits, so notices of one task are applied
+    one at a time, whatever the number of workers.
+    """
+    task, _ = Task.objects.select_for_update().get_or_create(
+        topview_task_id=topview_task_id, defaults={"biz_type": biz_type}
+    )
+    step = transition(current=TaskStatus(task.status), incoming=status)
+    if not step.changed:
+        return task, step
+    task.status = step.status
+    task.status_changed_at = timezone.now()
+    task.biz_type = task.biz_type or biz_type
+    if step.status == TaskStatus.FAILED:
+        task.error_message = error_message
+    loaded = load_result(result)
+    if loaded is not None:
+        fields = extract_result_fields(loaded)
+        task.result = loaded
+        task.video_url = fields.video_url
+        task.cover_url = fields.cover_url
+        task.duration_ms = fields.duration_ms
+        task.cost_credits = fields.cost_credits
+    task.save()
+    if step.finished and notify_owner and task.owner_id:
+        _notification_record(task)
+    return task, step
+
+
+def _notification_record(task: Task) -> None:
+    notification, created = Notification.objects.get_or_create(
+        task=task, status=task.status, defaults={"user_id": task.owner_id}
+    )
+    if created:
+        transaction.on_commit(lambda: send_notification.delay(notification.pk))
+
+
+def notification_send(*, notification_id: int) -> Notification:
+    """Email the owner, unless this notification was already sent."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update().select_related("task", "user")
+            .get(pk=notification_id)
+        )
+        if notification.sent_at is not None:
+            return notification
+        task = notification.task
+        if not notification.user.email:
+            logger.warning("Cannot tell %s about task %s: no email", notification.user, task)
+            return notification
+        verb = "is ready" if notification.status == TaskStatus.SUCCESS else "failed"
+        lines = [f"Your Topview task {task.topview_task_id} {verb}."]
+        if task.video_url:
+            lines.append(f"Video: {task.video_url}")
+        if task.error_message:
+            lines.append(f"Error: {task.error_message}")
+        send_mail(
+            subject=f"Topview task {task.topview_task_id} {verb}",
+            message="\n".join(lines),
+            from_email=None,
+            recipient_list=[notification.user.email],
+        )
+        notification.sent_at = timezone.now()
+        notification.save(update_fields=["sent_at"])
+        logger.info("Told %s that task %s %s", notification.user, task.topview_task_id, verb)
+        return notification
