@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from hypothesis import HealthCheck, settings
+
 
 from topview_project.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent
+
+# Machines are shared and noisy: property tests judge behaviour, never speed.
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("default")
 
 
 @pytest.fixture
@@ -81,8 +87,13 @@ def _wait_for_worker(worker: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"celery worker not ready after 60 s:\n{log.read_text()}")
 
 
-def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):
-    """Poll `predicate` until it returns something true; fail the test after `timeout` seconds."""
+@pytest.fixture
+def wait_until():
+    """Poll a predicate until it returns something true; fail the test after `timeout` seconds."""
+    return _wait_until
+
+
+def _wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()

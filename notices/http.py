@@ -33,7 +33,7 @@ def read_body(request: HttpRequest, *, limit: int, keep_when_over: int = 4096) -
         return Body(raw=raw, size=len(raw))
     announced = request.META.get("CONTENT_LENGTH") or ""
     size = int(announced) if announced.isdigit() else len(raw)
-    return Body(raw=raw[:keep_when_over], size=max(size, len(raw)))
+    return Body(raw=raw[: min(keep_when_over, limit)], size=max(size, len(raw)))
 
 
 def redacted_headers(request: HttpRequest) -> dict[str, str]:

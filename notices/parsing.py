@@ -47,9 +47,9 @@ class ParsedNotice:
 def parse_notice(raw: bytes, *, topview_uid: str = "", max_depth: int = 64) -> ParsedNotice:
     """Judge a delivered body; `topview_uid` is the Topview-Uid header, if one came."""
     warnings: list[str] = []
-    data = _load_json(raw, warnings)
-    if isinstance(data, str):
-        return ParsedNotice.invalid(data)
+    data, error = _load_json(raw, warnings)
+    if error:
+        return ParsedNotice.invalid(error)
     if not isinstance(data, dict):
         return ParsedNotice.invalid(f"JSON body must be an object, not {_json_type(data)}")
     if _deeper_than(data, max_depth):
@@ -81,14 +81,14 @@ def parse_notice(raw: bytes, *, topview_uid: str = "", max_depth: int = 64) -> P
     )
 
 
-def _load_json(raw: bytes, warnings: list[str]) -> Any:
-    """The decoded JSON, or a string saying why there is none."""
+def _load_json(raw: bytes, warnings: list[str]) -> tuple[Any, str]:
+    """The decoded JSON and "", or None and why there is none."""
     if not raw.strip():
-        return "empty body: expected a JSON object"
+        return None, "empty body: expected a JSON object"
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return f"body is not UTF-8 (byte {exc.start})"
+        return None, f"body is not UTF-8 (byte {exc.start})"
 
     def finite_float(literal: str) -> float | str:
         number = float(literal)
@@ -98,11 +98,11 @@ def _load_json(raw: bytes, warnings: list[str]) -> Any:
         return literal
 
     try:
-        return json.loads(text, parse_float=finite_float, parse_constant=_refuse_constant)
+        return json.loads(text, parse_float=finite_float, parse_constant=_refuse_constant), ""
     except RecursionError:
-        return "JSON nested too deeply"
+        return None, "JSON nested too deeply"
     except ValueError as exc:  # JSONDecodeError, and integers over Python's digit limit
-        return f"invalid JSON: {exc}"
+        return None, f"invalid JSON: {exc}"
 
 
 def _refuse_constant(name: str) -> None:

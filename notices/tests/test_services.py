@@ -1,0 +1,171 @@
+import json
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from notices import services
+from notices.models import Notice, NoticeState
+from notices.parsing import NoticeFormat
+from notices.services import NoticeRetryLater, notice_process, notice_receive, notice_replay
+from tasks.models import Notification, Task
+
+pytestmark = pytest.mark.django_db
+
+
+def receive(body, headers=None, **kwargs):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return notice_receive(
+        raw=raw, body_size=len(raw), headers=headers or {}, remote_addr="127.0.0.1", **kwargs
+    )
+
+
+def topview(uuid="n-1", task="t-1", status="success", **extra):
+    return {"uuid": uuid, "taskId": task, "status": status, "bizType": "M2V_EXPORT", **extra}
+
+
+def test_the_raw_body_is_stored_exactly():
+    raw = b'{"taskId": "t",  "status": "success" }\n'
+    notice = receive(raw)
+    stored = Notice.objects.get(pk=notice.pk)
+    assert bytes(stored.raw_body) == raw
+    assert (stored.format, stored.state, stored.body_size) == (NoticeFormat.SIMPLE, "pending", len(raw))
+
+
+def test_invalid_and_oversized_bodies_are_stored_done_and_never_handed_on(
+    django_capture_on_commit_callbacks, settings
+):
+    settings.NOTICE_MAX_BODY_BYTES = 10
+    with django_capture_on_commit_callbacks() as callbacks:
+        invalid = receive(b"\xff not json")
+        oversized = notice_receive(raw=b"0123456789", body_size=5000, headers={}, remote_addr=None)
+    assert callbacks == []
+    for notice in (invalid, oversized):
+        notice.refresh_from_db()
+        assert notice.format == NoticeFormat.INVALID and notice.state == NoticeState.DONE
+    assert oversized.body_size == 5000 and bytes(oversized.raw_body) == b"0123456789"
+    assert "over the limit" in oversized.error
+
+
+def test_a_valid_notice_is_handed_on_only_after_commit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        receive(topview())
+        assert Notice.objects.count() == 1
+    assert len(callbacks) == 1
+
+
+def test_a_second_delivery_of_a_uuid_is_a_stored_duplicate(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = receive(topview())
+        second = receive(topview(status="fail"))
+    assert len(callbacks) == 1
+    assert not first.is_duplicate and second.is_duplicate and second.state == NoticeState.DONE
+    assert Notice.objects.filter(notice_uuid="n-1").count() == 2
+
+
+def test_notices_without_uuid_are_never_duplicates():
+    receive({"taskId": "t", "status": "success"})
+    receive({"taskId": "t", "status": "success"})
+    assert not Notice.objects.filter(is_duplicate=True).exists()
+
+
+def test_processing_finishes_the_task_and_tells_its_owner_once(django_capture_on_commit_callbacks, eager_celery):
+    owner = get_user_model().objects.create_user("ann", email="ann@example.com")
+    Task.objects.create(topview_task_id="t-1", owner=owner)
+    result = {"exportVideos": [{"videoUrl": "https://cdn/v.mp4", "videoDuration": 900}]}
+    notice = receive(topview(result=json.dumps(result)))
+    with django_capture_on_commit_callbacks(execute=True):
+        notice_process(notice_id=notice.pk)
+        notice_process(notice_id=notice.pk)
+    notice.refresh_from_db()
+    task = Task.objects.get(topview_task_id="t-1")
+    assert (notice.state, notice.attempts, notice.task_id) == (NoticeState.DONE, 1, task.pk)
+    assert (task.status, task.video_url, task.duration_ms) == ("success", "https://cdn/v.mp4", 900)
+    assert task.result == result
+    notification = Notification.objects.get()
+    assert (notification.user, notification.status) == (owner, "success")
+    assert notification.sent_at is not None
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ann@example.com"]
+
+
+def test_a_late_notice_is_recorded_and_changes_nothing():
+    receive(topview(uuid="a", status="success"))
+    receive(topview(uuid="b", status="running"))
+    for notice in Notice.objects.order_by("pk"):
+        notice_process(notice_id=notice.pk)
+    late = Notice.objects.get(notice_uuid="b")
+    assert late.is_late and late.state == NoticeState.DONE
+    assert Task.objects.get().status == "success"
+
+
+def test_a_failed_task_keeps_its_error_message():
+    notice = receive(topview(status="fail", errorMsg="out of credit"))
+    notice_process(notice_id=notice.pk)
+    task = Task.objects.get()
+    assert (task.status, task.error_message) == ("failed", "out of credit")
+
+
+def test_test_notices_tell_nobody():
+    owner = get_user_model().objects.create_user("bob", email="bob@example.com")
+    Task.objects.create(topview_task_id="t-1", owner=owner)
+    notice = receive(topview(), is_test=True)
+    notice_process(notice_id=notice.pk)
+    assert Task.objects.get().status == "success"
+    assert not Notification.objects.exists()
+
+
+def test_a_partial_body_is_processed_without_a_task():
+    notice = receive({"test": "data"})
+    notice = notice_process(notice_id=notice.pk)
+    assert notice.state == NoticeState.DONE and notice.task is None
+    assert not Task.objects.exists()
+
+
+def test_an_error_is_recorded_and_retried_with_backoff_then_dead(monkeypatch, settings):
+    settings.NOTICE_MAX_ATTEMPTS = 3
+    settings.NOTICE_RETRY_BASE_SECONDS = 10
+
+    def broken(**kwargs):
+        raise RuntimeError("database said no")
+
+    monkeypatch.setattr(services, "task_apply_status", broken)
+    notice = receive(topview())
+    delays = []
+    for _ in range(2):
+        with pytest.raises(NoticeRetryLater) as later:
+            notice_process(notice_id=notice.pk)
+        delays.append(later.value.seconds)
+        notice.refresh_from_db()
+        assert notice.state == NoticeState.FAILED and notice.next_attempt_at is not None
+    assert delays == [10, 20]
+    with pytest.raises(RuntimeError):
+        notice_process(notice_id=notice.pk)
+    notice.refresh_from_db()
+    assert (notice.state, notice.attempts) == (NoticeState.DEAD, 3)
+    assert notice.last_error == "RuntimeError: database said no"
+    assert notice_process(notice_id=notice.pk).attempts == 3  # dead stays dead
+
+
+def test_a_notice_that_kills_its_worker_every_time_ends_dead(settings):
+    settings.NOTICE_MAX_ATTEMPTS = 2
+    notice = receive(topview())
+    # Two attempts began and never finished: their workers died mid-way.
+    Notice.objects.filter(pk=notice.pk).update(state=NoticeState.PROCESSING, attempts=2)
+    assert notice_process(notice_id=notice.pk).state == NoticeState.DEAD
+    assert not Task.objects.exists()
+
+
+def test_replay_processes_again_without_a_second_effect(
+    django_capture_on_commit_callbacks, eager_celery
+):
+    owner = get_user_model().objects.create_user("cy", email="cy@example.com")
+    Task.objects.create(topview_task_id="t-1", owner=owner)
+    first = receive(topview())
+    duplicate = receive(topview())
+    invalid = receive(b"nope")
+    with django_capture_on_commit_callbacks(execute=True):
+        notice_process(notice_id=first.pk)
+        assert notice_replay(notice_ids=[first.pk, duplicate.pk, invalid.pk]) == 1
+    first.refresh_from_db()
+    assert (first.state, first.attempts) == (NoticeState.DONE, 1)
+    assert Notification.objects.count() == 1 and len(mail.outbox) == 1
