@@ -45,7 +45,7 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
     count what was really sent.
     """
     if connection.vendor != "postgresql" or celery_app.conf.task_always_eager:
-        pytest.skip("integration tests need DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL")
+        pytest.fail("integration tests need DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL: run make test")
     queue = celery_app.conf.task_default_queue
     mail_dir = tmp_path_factory.mktemp("sent-emails")
     log = tmp_path_factory.mktemp("worker") / "worker.log"
