@@ -55,57 +55,14 @@ class Command(BaseCommand):
         url = options["url"] or (settings.PUBLIC_BASE_URL or DEFAULT_BASE_URL) + "/notice/topview"
         if not url.startswith(("http://", "https://")):
             raise CommandError(f"--url must be an http:// or https:// URL, not {url!r}")
-
         if options["resend"] is not None:
-            given = [f"--{name.replace('_', '-')}" for name in ("format", "task_id", "status")
-                     if options[name] is not None]
-            if given:
-                raise CommandError(f"--resend cannot be combined with {', '.join(given)}")
-            try:
-                notice = Notice.objects.get(pk=options["resend"])
-            except Notice.DoesNotExist:
-                raise CommandError(f"Notice {options['resend']} does not exist") from None
-            body = bytes(notice.raw_body)
-            if notice.body_size > len(body):
-                self.stderr.write(
-                    f"Notice {notice.pk} was stored truncated: resending {len(body)} of "
-                    f"{notice.body_size} bytes"
-                )
-            stored = {name.lower(): value for name, value in notice.headers.items()}
-            headers = {
-                name: stored[name.lower()]
-                for name in ("Content-Type", "Topview-Uid")
-                if stored.get(name.lower())
-            }
+            body, headers = self.stored_notice(options)
         else:
-            task_id = options["task_id"] or f"test_task_{secrets.token_hex(4)}"
-            status = options["status"] or "success"
-            headers = {"Content-Type": "application/json"}
-            if options["format"] == "topview":
-                normalised = normalise_status(status)
-                payload = {
-                    "uuid": uuid.uuid4().hex,
-                    "bizType": "M2V_EXPORT",
-                    "taskId": task_id,
-                    "status": status,
-                    "errorMsg": "Test failure from send_test_notice"
-                    if normalised == TaskStatus.FAILED else "",
-                    "result": {"exportVideos": [{
-                        "videoUrl": "https://example.com/test.mp4",
-                        "coverUrl": "https://example.com/test.jpg",
-                        "videoDuration": 1000,
-                    }]} if normalised == TaskStatus.SUCCESS else {},
-                }
-                headers["Topview-Uid"] = settings.TOPVIEW_UID or "test-topview-uid"
-            else:
-                payload = {
-                    "taskId": task_id,
-                    "status": status,
-                    "message": "Test notice from send_test_notice",
-                    "timestamp": utc_now_iso(),
-                }
-            body = json.dumps(payload).encode()
-
+            body, headers = new_notice(
+                form=options["format"] or "simple",
+                task_id=options["task_id"] or f"test_task_{secrets.token_hex(4)}",
+                status=options["status"] or "success",
+            )
         request = Request(url, data=body, headers=headers, method="POST")
         try:
             with build_opener(_NoRedirect).open(request, timeout=options["timeout"]) as response:
@@ -115,10 +72,52 @@ class Command(BaseCommand):
                 text = _readable(exc.read())
             raise CommandError(f"HTTP {exc.code} {exc.reason}\n{text}") from None
         except OSError as exc:  # URLError (refused, DNS, connect timeout), read timeout, reset.
-            reason = getattr(exc, "reason", exc)
-            raise CommandError(f"Could not reach {url}: {reason}") from None
+            raise CommandError(f"Could not reach {url}: {getattr(exc, 'reason', exc)}") from None
         self.stdout.write(f"HTTP {response.status} {response.reason}")
         self.stdout.write(_readable(answer))
+
+    def stored_notice(self, options) -> tuple[bytes, dict[str, str]]:
+        """A stored notice's exact bytes, with the headers that decide how it is read."""
+        given = [f"--{name.replace('_', '-')}" for name in ("format", "task_id", "status")
+                 if options[name] is not None]
+        if given:
+            raise CommandError(f"--resend cannot be combined with {', '.join(given)}")
+        try:
+            notice = Notice.objects.get(pk=options["resend"])
+        except Notice.DoesNotExist:
+            raise CommandError(f"Notice {options['resend']} does not exist") from None
+        body = bytes(notice.raw_body)
+        if notice.body_size > len(body):
+            self.stderr.write(
+                f"Notice {notice.pk} was stored truncated: resending {len(body)} of "
+                f"{notice.body_size} bytes"
+            )
+        stored = {name.lower(): value for name, value in notice.headers.items()}
+        headers = {name: stored[name.lower()] for name in ("Content-Type", "Topview-Uid")
+                   if stored.get(name.lower())}
+        return body, headers
+
+
+def new_notice(*, form: str, task_id: str, status: str) -> tuple[bytes, dict[str, str]]:
+    """A notice in the simple format, or in Topview's with a plausible result."""
+    headers = {"Content-Type": "application/json"}
+    if form == "simple":
+        payload = {"taskId": task_id, "status": status,
+                   "message": "Test notice from send_test_notice", "timestamp": utc_now_iso()}
+        return json.dumps(payload).encode(), headers
+    normalised = normalise_status(status)
+    video = {"videoUrl": "https://example.com/test.mp4",
+             "coverUrl": "https://example.com/test.jpg", "videoDuration": 1000}
+    payload = {
+        "uuid": uuid.uuid4().hex,
+        "bizType": "M2V_EXPORT",
+        "taskId": task_id,
+        "status": status,
+        "errorMsg": "Test failure from send_test_notice" if normalised == TaskStatus.FAILED else "",
+        "result": {"exportVideos": [video]} if normalised == TaskStatus.SUCCESS else {},
+    }
+    headers["Topview-Uid"] = settings.TOPVIEW_UID or "test-topview-uid"
+    return json.dumps(payload).encode(), headers
 
 
 def _readable(answer: bytes) -> str:

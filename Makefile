@@ -1,0 +1,49 @@
+# Everything a fresh clone needs: `make run` serves on 127.0.0.1:8000, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The tests run on PostgreSQL and Redis (pytest-django creates and drops test_<name>).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/topview_notices
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
+HOST_PORT ?= 127.0.0.1:8000
+
+.PHONY: run test worker beat check compose-check clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# With CELERY_BROKER_URL set, a worker runs beside the server and stops with it.
+run: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+		$(PY) -m celery -A topview_project worker --loglevel=INFO & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(PY) manage.py runserver $(HOST_PORT); \
+	else \
+		$(PY) manage.py runserver $(HOST_PORT); \
+	fi
+
+test: $(VENV)/.installed
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: $(VENV)/.installed
+	$(PY) -m celery -A topview_project worker --loglevel=INFO
+
+beat: $(VENV)/.installed
+	$(PY) -m celery -A topview_project beat --loglevel=INFO
+
+# Django's own checks and a migration that was forgotten.
+check: $(VENV)/.installed
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+# Debian's docker-compose validates the file; no Docker engine is needed for that.
+compose-check:
+	docker-compose config --quiet
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis db.sqlite3
