@@ -67,6 +67,7 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        indexes = [models.Index(fields=["created_at"], name="notification_created_idx")]
         constraints = [
             models.UniqueConstraint(fields=["task", "status"], name="notification_once_per_status"),
             models.CheckConstraint(

@@ -1,0 +1,124 @@
+"""Admin of tasks: browse what Topview told us, and choose who is told when a task finishes.
+
+Everything here is written by notices, so every field is read-only except `owner`.
+"""
+
+from django.contrib import admin
+
+from notices.models import Notice
+from notices.pagination import EstimatedCountPaginator
+
+from .models import Notification, Task
+
+# The bizType values of the contract. A fixed list: listing the values found in the table
+# (AllValuesFieldListFilter) would run SELECT DISTINCT over every row on each page view.
+BIZ_TYPES = [
+    "SCRAPER",
+    "ZERO_SHOT_AVATAR",
+    "M2V_PREVIEW",
+    "M2V_EXPORT",
+    "M2V_SCRIPT",
+    "PRODUCT_AVATAR_REPLACE_PRODUCT_IMAGE",
+    "PRODUCT_AVATAR_IMAGE2VIDEO",
+    "PRODUCT_ANY_SHOOT",
+    "COMMON_TASK_IMAGE2VIDEO",
+    "COMMON_TASK_TEXT2VIDEO",
+    "COMMON_TASK_TEXT2IMAGE",
+    "COMMON_TASK_VIDEO2AIAVATAR",
+    "VOICE_CLONE",
+    "VOICE_TEXT2VOICE",
+]
+
+
+class BizTypeFilter(admin.SimpleListFilter):
+    """Filter on `biz_type` by exact value, which the (biz_type, time) indexes serve."""
+
+    title = "bizType"
+    parameter_name = "biz_type"
+
+    def lookups(self, request, model_admin):
+        return [(value, value) for value in BIZ_TYPES]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(biz_type=self.value())
+        return queryset
+
+
+class ReadOnlyAdmin:
+    """Mixed into admins and inlines of records the service writes: staff only read them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class NoticeInline(ReadOnlyAdmin, admin.TabularInline):
+    """The task's notices in the order they arrived, each linked to its own page."""
+
+    model = Notice
+    fields = readonly_fields = [
+        "received_at", "format", "status", "task_status", "state",
+        "is_duplicate", "is_late", "is_test",
+    ]
+    ordering = ["received_at", "id"]
+    show_change_link = True
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("raw_body", "payload", "headers")
+
+
+class NotificationInline(ReadOnlyAdmin, admin.TabularInline):
+    model = Notification
+    fields = readonly_fields = ["user", "status", "created_at", "sent_at"]
+    extra = 0
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = [
+        "topview_task_id", "biz_type", "status", "owner", "status_changed_at", "updated_at",
+    ]
+    list_filter = ["status", BizTypeFilter, "updated_at"]
+    list_select_related = ["owner"]
+    search_fields = ["topview_task_id__exact"]
+    search_help_text = "Exact Topview task id."
+    sortable_by = ["updated_at"]  # The only order an index serves.
+    fields = [
+        "topview_task_id", "biz_type", "status", "status_changed_at", "owner", "error_message",
+        "video_url", "cover_url", "duration_ms", "cost_credits", "result",
+        "created_at", "updated_at",
+    ]
+    readonly_fields = [name for name in fields if name != "owner"]
+    autocomplete_fields = ["owner"]
+    inlines = [NoticeInline, NotificationInline]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+    def has_add_permission(self, request):
+        return False  # Tasks are created by their first notice.
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """Who was told what: a record written by the workers, read-only here."""
+
+    list_display = ["task", "user", "status", "created_at", "sent_at"]
+    list_filter = ["status"]
+    list_select_related = ["task", "user"]
+    search_fields = ["task__topview_task_id__exact"]
+    search_help_text = "Exact Topview task id."
+    readonly_fields = ["task", "user", "status", "created_at", "sent_at"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
