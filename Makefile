@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/topview_notices
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 HOST_PORT ?= 127.0.0.1:8000
 
-.PHONY: run test worker beat check compose-check clean
+.PHONY: run test worker beat check compose-check clean bench-admin
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,3 +47,10 @@ compose-check:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis db.sqlite3
+
+# The notice admin list on a million rows (fills its own database once; a few minutes).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/topview_notices_bench
+bench-admin: $(VENV)/.installed
+	psql "$(BENCH_DATABASE_URL)" -c "SELECT 1" >/dev/null 2>&1 || \
+		createdb -h 127.0.0.1 -U postgres $(notdir $(BENCH_DATABASE_URL))
+	PYTHONPATH=. DATABASE_URL=$(BENCH_DATABASE_URL) DJANGO_DEBUG=0 $(PY) bench/admin_million.py

@@ -80,6 +80,11 @@ class Notice(models.Model):
             models.Index(fields=["topview_task_id"], name="notice_task_id_idx"),
             models.Index(fields=["notice_uuid"], name="notice_uuid_idx"),
             models.Index(fields=["task", "received_at"], name="notice_task_received_idx"),
+            # Duplicates and tests are few: the admin's "yes" filters must not scan the rest.
+            models.Index(
+                fields=["-received_at"], condition=Q(is_duplicate=True), name="notice_duplicate_idx"
+            ),
+            models.Index(fields=["-received_at"], condition=Q(is_test=True), name="notice_test_idx"),
         ]
         constraints = [
             # The one first delivery of each uuid; the database refuses a second, even concurrent.

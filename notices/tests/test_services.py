@@ -169,3 +169,9 @@ def test_replay_processes_again_without_a_second_effect(
     first.refresh_from_db()
     assert (first.state, first.attempts) == (NoticeState.DONE, 1)
     assert Notification.objects.count() == 1 and len(mail.outbox) == 1
+
+
+def test_a_test_notice_is_left_to_its_caller(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        notice = receive(topview(), is_test=True)
+    assert callbacks == [] and notice.state == NoticeState.PENDING
