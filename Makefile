@@ -25,9 +25,11 @@ run: $(VENV)/.installed
 		$(PY) manage.py runserver $(HOST_PORT); \
 	fi
 
+# A queue of its own per run: two runs on one machine never take each other's messages.
 test: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	CELERY_QUEUE=$${CELERY_QUEUE:-topview-test-$$$$} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: $(VENV)/.installed

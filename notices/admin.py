@@ -19,7 +19,7 @@ from .services import notice_replay
 
 HEAVY_FIELDS = ["raw_body", "payload", "headers"]
 # More ids than this in one replay is a mistake (e.g. "select all" on the whole table).
-REPLAY_LIMIT = 1000
+REPLAY_LIMIT = 10_000
 # Control characters other than tab and newlines would be invisible: show them as escapes.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -105,7 +105,7 @@ class NoticeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
                 request, f"Select at most {REPLAY_LIMIT} notices to replay at once.", messages.ERROR
             )
             return
-        replayed = notice_replay(notice_ids=ids)
+        replayed = notice_replay(notices=Notice.objects.filter(pk__in=ids))
         self.message_user(
             request,
             f"Replayed {replayed} of {len(ids)} notices; skipped {len(ids) - replayed} "

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 _SECRET_WORDS = ("token", "secret", "signature", "password", "api-key")
 REDACTED = "[redacted]"
+MAX_RECORDED_SIZE = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ def read_body(request: HttpRequest, *, limit: int, keep_when_over: int = 4096) -
         return Body(raw=raw, size=len(raw))
     announced = request.META.get("CONTENT_LENGTH") or ""
     size = int(announced) if announced.isdigit() else len(raw)
-    return Body(raw=raw[: min(keep_when_over, limit)], size=max(size, len(raw)))
+    # Capped to what the column holds: a lying Content-Length must not fail the INSERT.
+    size = min(max(size, len(raw)), MAX_RECORDED_SIZE)
+    return Body(raw=raw[: min(keep_when_over, limit)], size=size)
 
 
 def redacted_headers(request: HttpRequest) -> dict[str, str]:
@@ -41,7 +44,8 @@ def redacted_headers(request: HttpRequest) -> dict[str, str]:
     for name, value in request.headers.items():
         lowered = name.lower()
         secret = lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
-        headers[name] = REDACTED if secret else value.replace("\x00", "\ufffd")
+        # PostgreSQL's jsonb refuses NUL characters, in keys as in values.
+        headers[name.replace("\x00", "\ufffd")] = REDACTED if secret else value.replace("\x00", "\ufffd")
     return headers
 
 

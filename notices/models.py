@@ -15,6 +15,10 @@ class NoticeState(models.TextChoices):
     DEAD = "dead", "Dead (gave up)"
 
 
+# States in which a notice still has work to do: the sweep watches these.
+OPEN_STATES = [NoticeState.PENDING, NoticeState.PROCESSING, NoticeState.FAILED]
+
+
 class Notice(models.Model):
     """One delivery to the notice endpoint, stored before it is answered: the audit trail.
 
@@ -44,7 +48,7 @@ class Notice(models.Model):
     topview_task_id = models.CharField("taskId", max_length=128, blank=True)
     biz_type = models.CharField("bizType", max_length=64, blank=True)
     status = models.CharField(
-        "status as sent", max_length=32, blank=True, help_text="Exactly as the sender wrote it."
+        "status as sent", max_length=32, blank=True, help_text="As the sender wrote it, trimmed."
     )
     task_status = models.CharField(
         "normalised status", max_length=16, choices=TaskStatus.choices, default=TaskStatus.UNKNOWN
@@ -62,8 +66,17 @@ class Notice(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Processing attempts begun.")
     last_error = models.TextField("last error", blank=True)
-    next_attempt_at = models.DateTimeField("next attempt", null=True, blank=True)
-    processed_at = models.DateTimeField("processed", null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        "due", null=True, blank=True,
+        help_text="When the sweep hands the notice on (again) unless it is done by then; "
+        "while processing, the end of its worker's lease.",
+    )
+    alerted_at = models.DateTimeField(
+        "admins alerted", null=True, blank=True, help_text="When the admins were told it is dead."
+    )
+    processed_at = models.DateTimeField(
+        "processed", null=True, blank=True, help_text="When it was first processed to the end."
+    )
     task = models.ForeignKey(
         "tasks.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
     )
@@ -85,6 +98,17 @@ class Notice(models.Model):
                 fields=["-received_at"], condition=Q(is_duplicate=True), name="notice_duplicate_idx"
             ),
             models.Index(fields=["-received_at"], condition=Q(is_test=True), name="notice_test_idx"),
+            # The sweep's two questions: which notices are due, which dead ones are not alerted.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=OPEN_STATES),
+                name="notice_due_idx",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(state=NoticeState.DEAD, alerted_at__isnull=True),
+                name="notice_dead_unalerted_idx",
+            ),
         ]
         constraints = [
             # The one first delivery of each uuid; the database refuses a second, even concurrent.

@@ -1,13 +1,24 @@
-"""Celery tasks of the inbox: each loads a notice by id and calls a service."""
+"""Celery tasks of the inbox: thin, each calls one service (imported late: services import us)."""
 
 from celery import shared_task
 
 
-@shared_task(bind=True, name="notices.process_notice", max_retries=None)
-def process_notice(self, notice_id: int) -> None:
-    from .services import NoticeRetryLater, notice_process
+@shared_task(name="notices.process_notice")
+def process_notice(notice_id: int) -> None:
+    from .services import notice_process
 
-    try:
-        notice_process(notice_id=notice_id)
-    except NoticeRetryLater as later:
-        raise self.retry(countdown=later.seconds, exc=later) from None
+    notice_process(notice_id=notice_id)
+
+
+@shared_task(name="notices.sweep")
+def sweep() -> None:
+    from .services import outbox_sweep
+
+    outbox_sweep()
+
+
+@shared_task(name="notices.alert_dead_notice")
+def alert_dead_notice(notice_id: int) -> None:
+    from .services import notice_alert_dead
+
+    notice_alert_dead(notice_id=notice_id)

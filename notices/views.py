@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .acknowledgements import ENDPOINT_DESCRIPTION, acknowledgement, utc_now_iso
+from .models import NoticeState
 from .http import read_body, redacted_headers, remote_addr
 from .services import notice_process, notice_receive
 
@@ -32,12 +33,17 @@ class NoticeEndpoint(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if not isinstance(exc, DatabaseError):
             return super().handle_exception(exc)
-        error_id = secrets.token_hex(4)
-        logger.exception("Notice not stored, database failure (error id %s)", error_id)
-        body = {"success": False, "error": "service unavailable, retry later", "error_id": error_id}
-        if settings.DEBUG:
-            body["detail"] = f"{type(exc).__name__}: {exc}"
-        return Response(body, status=503, headers={"Retry-After": "30"})
+        return service_unavailable(f"database failure: {type(exc).__name__}: {exc}", exc=exc)
+
+
+def service_unavailable(detail: str, exc: Exception | None = None) -> Response:
+    """503 with a short id that the log carries too; the detail only in DEBUG."""
+    error_id = secrets.token_hex(4)
+    logger.error("Notice request failed (error id %s): %s", error_id, detail, exc_info=exc)
+    body = {"success": False, "error": "service unavailable, retry later", "error_id": error_id}
+    if settings.DEBUG:
+        body["detail"] = detail
+    return Response(body, status=503, headers={"Retry-After": "30"})
 
 
 class TopviewNoticeView(NoticeEndpoint):
@@ -74,7 +80,10 @@ class TopviewTestNoticeView(NoticeEndpoint):
             remote_addr=remote_addr(request),
             is_test=True,
         )
-        notice_process(notice_id=notice.pk)
+        notice = notice_process(notice_id=notice.pk)
+        if notice.state != NoticeState.DONE:
+            # Stored and retried by the sweep; the caller learns it did not go through (yet).
+            return service_unavailable(f"test notice {notice.pk} is {notice.state}: {notice.last_error}")
         return Response(
             {"success": True, "message": "Test notification processed", "test_data": test_data}
         )

@@ -61,13 +61,28 @@ class Notification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=TaskStatus.choices)
     created_at = models.DateTimeField("recorded", auto_now_add=True)
+    send_started_at = models.DateTimeField(
+        "sending started", null=True, blank=True,
+        help_text="Set before the email is handed to the mail server, so it is never sent twice; "
+        "set without 'sent', the worker died while sending and the email may not have left.",
+    )
+    send_attempts = models.PositiveSmallIntegerField("send attempts", default=0)
+    last_error = models.TextField("last error", blank=True)
     sent_at = models.DateTimeField(
         "sent", null=True, blank=True, help_text="When the email left; empty until it has."
     )
 
     class Meta:
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["created_at"], name="notification_created_idx")]
+        indexes = [
+            models.Index(fields=["created_at"], name="notification_created_idx"),
+            # The sweep's question: which notifications were never tried (their message was lost).
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(sent_at__isnull=True, send_attempts=0),
+                name="notification_unsent_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["task", "status"], name="notification_once_per_status"),
             models.CheckConstraint(

@@ -4,10 +4,11 @@
 Nothing here trusts the shape: a field of the wrong type is skipped, never an error.
 """
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from topview_project import untrusted_json
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,14 @@ class ResultFields:
     cost_credits: Decimal | None = None
 
 
+# A result string nests inside a notice body whose own depth the parser bounded.
+_MAX_RESULT_DEPTH = 64
+
+
 def load_result(result: Any) -> dict | None:
-    """The result as a dict: as sent, or decoded from a string holding JSON; else None."""
+    """The result as a dict: as sent, or decoded (safely) from a string holding JSON; else None."""
     if isinstance(result, str):
-        try:
-            result = json.loads(result)
-        except (ValueError, RecursionError):
-            return None
+        result = untrusted_json.decode(result, max_depth=_MAX_RESULT_DEPTH).value
     return result if isinstance(result, dict) else None
 
 

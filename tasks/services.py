@@ -1,11 +1,14 @@
 """Writes of the task lifecycle: moving a task by a notice's status, and telling its owner."""
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
+
+from topview_project import broker
 
 from .lifecycle import Transition, transition
 from .models import Notification, Task
@@ -60,35 +63,63 @@ def _notification_record(task: Task) -> None:
         task=task, status=task.status, defaults={"user_id": task.owner_id}
     )
     if created:
-        transaction.on_commit(lambda: send_notification.delay(notification.pk))
+        broker.send_on_commit(send_notification, notification.pk)
+
+
+def notification_sweep(*, older_than: timedelta, limit: int) -> int:
+    """Hand on notifications never tried this long after they were recorded (message lost)."""
+    ids = list(
+        Notification.objects.filter(
+            sent_at__isnull=True, send_attempts=0, created_at__lte=timezone.now() - older_than
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for notification_id in ids:
+        broker.send(send_notification, notification_id)
+    return len(ids)
 
 
 def notification_send(*, notification_id: int) -> Notification:
-    """Email the owner, unless this notification was already sent."""
+    """Email the owner, at most once.
+
+    The attempt is marked in its own transaction before the email is handed to the mail server:
+    a worker that dies while sending leaves the mark, and the email is never sent a second time.
+    An error from the mail server clears the mark and raises, so the task retries.
+    """
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update().select_related("task", "user")
             .get(pk=notification_id)
         )
-        if notification.sent_at is not None:
+        if notification.sent_at or notification.send_started_at:
             return notification
-        task = notification.task
         if not notification.user.email:
-            logger.warning("Cannot tell %s about task %s: no email", notification.user, task)
+            logger.warning("Cannot tell %s about %s: no email", notification.user, notification.task)
             return notification
-        verb = "is ready" if notification.status == TaskStatus.SUCCESS else "failed"
-        lines = [f"Your Topview task {task.topview_task_id} {verb}."]
-        if task.video_url:
-            lines.append(f"Video: {task.video_url}")
-        if task.error_message:
-            lines.append(f"Error: {task.error_message}")
+        notification.send_started_at = timezone.now()
+        notification.send_attempts += 1
+        notification.save(update_fields=["send_started_at", "send_attempts"])
+    task = notification.task
+    verb = "is ready" if notification.status == TaskStatus.SUCCESS else "failed"
+    lines = [f"Your Topview task {task.topview_task_id} {verb}."]
+    if task.video_url:
+        lines.append(f"Video: {task.video_url}")
+    if task.error_message:
+        lines.append(f"Error: {task.error_message}")
+    try:
         send_mail(
             subject=f"Topview task {task.topview_task_id} {verb}",
             message="\n".join(lines),
             from_email=None,
             recipient_list=[notification.user.email],
         )
-        notification.sent_at = timezone.now()
-        notification.save(update_fields=["sent_at"])
-        logger.info("Told %s that task %s %s", notification.user, task.topview_task_id, verb)
-        return notification
+    except Exception as exc:
+        notification.send_started_at = None
+        notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        notification.save(update_fields=["send_started_at", "last_error"])
+        raise
+    notification.sent_at = timezone.now()
+    notification.save(update_fields=["sent_at"])
+    logger.info("Told %s that task %s %s", notification.user, task.topview_task_id, verb)
+    return notification

@@ -147,6 +147,21 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers wait out a broker outage however long it lasts.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+# A publish while the broker is down fails at once: the notice is already stored and the sweep
+# hands it on later, so a request must not wait for the broker.
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
+CELERY_BEAT_SCHEDULE = {
+    "sweep": {
+        "task": "notices.sweep",
+        "schedule": env_int("NOTICE_SWEEP_INTERVAL_SECONDS", 5),
+        # A sweep nobody ran in its own interval is replaced by the next one, not queued up.
+        "options": {"expires": env_int("NOTICE_SWEEP_INTERVAL_SECONDS", 5)},
+    },
+}
 
 # Topview notices.
 TOPVIEW_UID = env_str("TOPVIEW_UID")
@@ -158,6 +173,21 @@ NOTICE_MAX_JSON_DEPTH = env_int("NOTICE_MAX_JSON_DEPTH", 64)
 NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 5)
 NOTICE_RETRY_BASE_SECONDS = env_int("NOTICE_RETRY_BASE_SECONDS", 10)
 NOTICE_RETRY_MAX_SECONDS = env_int("NOTICE_RETRY_MAX_SECONDS", 3600)
+# The database is the outbox: the sweep hands on every notice still pending this long after it
+# was stored or last handed on (the broker may have lost it), and every notification not sent.
+NOTICE_SWEEP_GRACE_SECONDS = env_int("NOTICE_SWEEP_GRACE_SECONDS", 15)
+# A worker holds a notice this long; after that the notice is due again (its worker died).
+NOTICE_PROCESSING_LEASE_SECONDS = env_int("NOTICE_PROCESSING_LEASE_SECONDS", 60)
+NOTICE_SWEEP_BATCH = env_int("NOTICE_SWEEP_BATCH", 500)
+# After a failed publish, a web process leaves the broker alone this long before trying again.
+BROKER_RETRY_AFTER_SECONDS = env_int("BROKER_RETRY_AFTER_SECONDS", 5)
+
+# Who gets mail_admins (a dead notice): "Name <email>, Other <email>".
+ADMINS = [
+    (name.strip(), address.strip(" >"))
+    for name, _, address in (item.partition("<") for item in env_list("DJANGO_ADMINS", ""))
+]
+SERVER_EMAIL = env_str("DJANGO_SERVER_EMAIL", "topview-notices@localhost")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,13 +1,14 @@
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.utils import timezone
 
-from notices import services
 from notices.models import Notice, NoticeState
 from notices.parsing import NoticeFormat
-from notices.services import NoticeRetryLater, notice_process, notice_receive, notice_replay
+from notices.services import notice_process, notice_receive, notice_replay, processing
 from tasks.models import Notification, Task
 
 pytestmark = pytest.mark.django_db
@@ -128,20 +129,17 @@ def test_an_error_is_recorded_and_retried_with_backoff_then_dead(monkeypatch, se
     def broken(**kwargs):
         raise RuntimeError("database said no")
 
-    monkeypatch.setattr(services, "task_apply_status", broken)
+    monkeypatch.setattr(processing, "task_apply_status", broken)
     notice = receive(topview())
     delays = []
     for _ in range(2):
-        with pytest.raises(NoticeRetryLater) as later:
-            notice_process(notice_id=notice.pk)
-        delays.append(later.value.seconds)
-        notice.refresh_from_db()
-        assert notice.state == NoticeState.FAILED and notice.next_attempt_at is not None
+        before = timezone.now()
+        notice = notice_process(notice_id=notice.pk)
+        assert notice.state == NoticeState.FAILED
+        delays.append(round((notice.next_attempt_at - before).total_seconds()))
     assert delays == [10, 20]
-    with pytest.raises(RuntimeError):
-        notice_process(notice_id=notice.pk)
-    notice.refresh_from_db()
-    assert (notice.state, notice.attempts) == (NoticeState.DEAD, 3)
+    notice = notice_process(notice_id=notice.pk)
+    assert (notice.state, notice.attempts, notice.next_attempt_at) == (NoticeState.DEAD, 3, None)
     assert notice.last_error == "RuntimeError: database said no"
     assert notice_process(notice_id=notice.pk).attempts == 3  # dead stays dead
 
@@ -149,9 +147,22 @@ def test_an_error_is_recorded_and_retried_with_backoff_then_dead(monkeypatch, se
 def test_a_notice_that_kills_its_worker_every_time_ends_dead(settings):
     settings.NOTICE_MAX_ATTEMPTS = 2
     notice = receive(topview())
-    # Two attempts began and never finished: their workers died mid-way.
-    Notice.objects.filter(pk=notice.pk).update(state=NoticeState.PROCESSING, attempts=2)
+    # Two attempts began and never finished: their workers died mid-way, their lease lapsed.
+    Notice.objects.filter(pk=notice.pk).update(
+        state=NoticeState.PROCESSING, attempts=2, next_attempt_at=timezone.now()
+    )
     assert notice_process(notice_id=notice.pk).state == NoticeState.DEAD
+    assert not Task.objects.exists()
+
+
+def test_a_notice_another_worker_holds_is_left_alone():
+    notice = receive(topview())
+    held_until = timezone.now() + timedelta(minutes=1)
+    Notice.objects.filter(pk=notice.pk).update(
+        state=NoticeState.PROCESSING, attempts=1, next_attempt_at=held_until
+    )
+    notice = notice_process(notice_id=notice.pk)
+    assert (notice.state, notice.attempts) == (NoticeState.PROCESSING, 1)
     assert not Task.objects.exists()
 
 
@@ -165,7 +176,8 @@ def test_replay_processes_again_without_a_second_effect(
     invalid = receive(b"nope")
     with django_capture_on_commit_callbacks(execute=True):
         notice_process(notice_id=first.pk)
-        assert notice_replay(notice_ids=[first.pk, duplicate.pk, invalid.pk]) == 1
+        chosen = Notice.objects.filter(pk__in=[first.pk, duplicate.pk, invalid.pk])
+        assert notice_replay(notices=chosen) == 1
     first.refresh_from_db()
     assert (first.state, first.attempts) == (NoticeState.DONE, 1)
     assert Notification.objects.count() == 1 and len(mail.outbox) == 1
@@ -175,3 +187,23 @@ def test_a_test_notice_is_left_to_its_caller(django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks() as callbacks:
         notice = receive(topview(), is_test=True)
     assert callbacks == [] and notice.state == NoticeState.PENDING
+
+
+@pytest.mark.parametrize(
+    "result",
+    ['{"costCredit": NaN}', '{"costCredit": 1e400, "finishedVideoUrl": "https://v"}',
+     '{"finishedVideoUrl": "https://v\\u0000"}', '{"a": "\\udc00"}', "[" * 200 + "]" * 200],
+)
+def test_a_result_string_holding_hostile_json_still_finishes_the_task(result):
+    notice = notice_process(notice_id=receive(topview(result=result)).pk)
+    assert notice.state == NoticeState.DONE
+    assert Task.objects.get().status == "success"
+
+
+def test_replay_keeps_the_first_judgement_of_lateness():
+    running = receive(topview(uuid="a", status="running"))
+    notice_process(notice_id=running.pk)
+    notice_process(notice_id=receive(topview(uuid="b", status="success")).pk)
+    notice_replay(notices=Notice.objects.filter(pk=running.pk))
+    running = notice_process(notice_id=running.pk)
+    assert running.state == NoticeState.DONE and not running.is_late

@@ -130,3 +130,20 @@ def test_the_received_log_lines_carry_the_notice_id(client, caplog):
     notice_id = Notice.objects.get().pk
     assert f"Received Topview notice: {{'taskId': 'task_123', 'status': 'success'}} (notice {notice_id})" in caplog.text
     assert f"Topview task task_123 status: success (notice {notice_id})" in caplog.text
+
+
+def test_a_lying_content_length_is_still_a_413_with_the_audit_row(client, settings):
+    settings.NOTICE_MAX_BODY_BYTES = 100
+    raw = b"x" * 500
+    response = client.generic("POST", URL, raw, content_type="application/json",
+                              CONTENT_LENGTH=str(2**64))
+    assert response.status_code == 413
+    notice = Notice.objects.get()
+    assert notice.body_size == 2**63 - 1 and bytes(notice.raw_body) == raw[:100]
+
+
+def test_nul_in_a_header_name_or_value_is_stored_replaced(client):
+    response = client.post(URL, b'{"taskId": "t"}', content_type="application/json",
+                           **{"HTTP_X_A\x00B": "v\x00w"})
+    assert response.status_code == 200
+    assert Notice.objects.get().headers["X-A\ufffdB"] == "v\ufffdw"

@@ -77,3 +77,15 @@ def test_normalise_status_follows_the_contract():
     }
     for word, expected in table.items():
         assert normalise_status(word) == expected, word
+
+
+@given(st.lists(st.sampled_from(list(S)), min_size=1, max_size=12))
+def test_the_first_final_status_in_any_sequence_wins_and_nothing_before_it_is_late(notices):
+    current, late = replay(notices)
+    finals = [n for n in notices if n in TERMINAL]
+    if finals:
+        assert current == finals[0]
+        first = notices.index(finals[0])
+        # Before the first final status nothing is late unless it goes backwards.
+        assert all(not late[i] or notices[i] in (S.QUEUED,) for i in range(first))
+        assert all(late[i] == (notices[i] not in (finals[0], S.UNKNOWN)) for i in range(first + 1, len(notices)))

@@ -1,0 +1,14 @@
+"""Writes of the inbox, one module per concern; import the functions from here."""
+
+from .outbox import notice_alert_dead, notice_replay, outbox_sweep
+from .processing import notice_process, retry_delay
+from .receiving import notice_receive
+
+__all__ = [
+    "notice_alert_dead",
+    "notice_process",
+    "notice_receive",
+    "notice_replay",
+    "outbox_sweep",
+    "retry_delay",
+]

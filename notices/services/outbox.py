@@ -1,0 +1,137 @@
+"""The database as outbox: the sweep hands on what the broker lost; replay; dead-notice alerts.
+
+A hand-off through the broker is only a shortcut. What counts is the notice's state in the
+database: whatever is still open when it is due is handed on again by the sweep, which Celery
+beat runs every NOTICE_SWEEP_INTERVAL_SECONDS.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.db import transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from tasks.services import notification_sweep
+from topview_project import broker
+
+from ..models import OPEN_STATES, Notice, NoticeState
+from ..parsing import NoticeFormat
+from ..tasks import alert_dead_notice, process_notice
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    notices: int
+    notifications: int
+    alerts: int
+
+
+def outbox_sweep() -> Sweep:
+    """Hand on every due notice, unsent notification and unalerted dead notice."""
+    return Sweep(
+        notices=_sweep_due_notices(),
+        notifications=notification_sweep(
+            older_than=timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS),
+            limit=settings.NOTICE_SWEEP_BATCH,
+        ),
+        alerts=_sweep_dead_alerts(),
+    )
+
+
+def _sweep_due_notices() -> int:
+    """Due: pending or failed past its time, or processing past its worker's lease."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = list(
+            Notice.objects.select_for_update(skip_locked=True)
+            .filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
+            .order_by("next_attempt_at")
+            .values_list("pk", "state")[: settings.NOTICE_SWEEP_BATCH]
+        )
+        ids = [pk for pk, _ in due]
+        # Due again after the grace period, should this hand-off be lost too. A lapsed lease
+        # goes back to pending, so that the worker that takes it can claim it.
+        later = now + timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS)
+        Notice.objects.filter(pk__in=ids).update(next_attempt_at=later)
+        Notice.objects.filter(pk__in=ids, state=NoticeState.PROCESSING).update(
+            state=NoticeState.PENDING
+        )
+    if due:
+        logger.info("Sweep: handing on %s notices (%s)", len(ids), _counted(state for _, state in due))
+    for notice_id in ids:
+        broker.send(process_notice, notice_id)
+    return len(ids)
+
+
+def _counted(states) -> str:
+    counts: dict[str, int] = {}
+    for state in states:
+        counts[state] = counts.get(state, 0) + 1
+    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
+
+
+def _sweep_dead_alerts() -> int:
+    ids = list(
+        Notice.objects.filter(state=NoticeState.DEAD, alerted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: settings.NOTICE_SWEEP_BATCH]
+    )
+    for notice_id in ids:
+        broker.send(alert_dead_notice, notice_id)
+    return len(ids)
+
+
+def notice_alert_dead(*, notice_id: int) -> Notice:
+    """Tell the admins a notice is dead, once: marked before sending, never sent twice."""
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().get(pk=notice_id)
+        if notice.state != NoticeState.DEAD or notice.alerted_at is not None:
+            return notice
+        notice.alerted_at = timezone.now()
+        notice.save(update_fields=["alerted_at"])
+    link = settings.PUBLIC_BASE_URL + reverse("admin:notices_notice_change", args=[notice.pk])
+    try:
+        mail_admins(
+            subject=f"Notice {notice.pk} is dead (task {notice.topview_task_id or 'unknown'})",
+            message=(
+                f"Notice {notice.pk} failed {notice.attempts} times and will not be tried again.\n"
+                f"Last error: {notice.last_error}\n\n{link}\n\n"
+                "Once the cause is fixed, replay it from the admin (action: Replay)."
+            ),
+        )
+    except Exception:
+        # The log is the alert of last resort; the mark stays, so the sweep does not resend.
+        logger.exception("Could not alert the admins that notice %s is dead", notice.pk)
+    return notice
+
+
+def notice_replay(*, notices: QuerySet[Notice]) -> int:
+    """Process the given notices again, idempotently; duplicates and invalid ones are skipped.
+
+    Attempts start again from zero, so a dead notice gets its full number of tries once the
+    cause of its death is fixed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            notices.filter(is_duplicate=False)
+            .exclude(format=NoticeFormat.INVALID)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        Notice.objects.filter(pk__in=ids).update(
+            state=NoticeState.PENDING,
+            attempts=0,
+            alerted_at=None,
+            next_attempt_at=now + timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS),
+        )
+        for notice_id in ids:
+            broker.send_on_commit(process_notice, notice_id)
+    return len(ids)

@@ -1,0 +1,115 @@
+"""Processing a stored notice: applying it to its task once, whatever happens to the worker.
+
+A notice is claimed in a transaction of its own (state processing, one more attempt, a lease),
+so the attempt is counted even if the worker dies in the middle of it. The work itself runs in a
+second transaction that locks the notice and its task. A failure is recorded with the time of the
+next attempt, which the sweep honours; after NOTICE_MAX_ATTEMPTS the notice is dead.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from tasks.services import task_apply_status
+from tasks.status import TaskStatus
+from topview_project import broker
+
+from ..models import Notice, NoticeState
+from ..tasks import alert_dead_notice
+
+logger = logging.getLogger(__name__)
+
+
+def notice_process(*, notice_id: int) -> Notice:
+    """Apply a stored notice to its task; for a notice already done or dead, nothing changes."""
+    notice, claimed = _claim(notice_id)
+    if not claimed:
+        return notice
+    try:
+        with transaction.atomic():
+            notice = Notice.objects.select_for_update().get(pk=notice_id)
+            if notice.state != NoticeState.PROCESSING:
+                return notice  # Another worker finished it while we waited for the lock.
+            _apply(notice)
+            notice.state = NoticeState.DONE
+            notice.processed_at = notice.processed_at or timezone.now()
+            notice.next_attempt_at = None
+            notice.save(update_fields=["task", "is_late", "state", "processed_at", "next_attempt_at"])
+            return notice
+    except Exception as exc:
+        logger.exception("Notice %s failed (attempt %s)", notice_id, notice.attempts)
+        return _record_failure(notice_id, exc)
+
+
+def _claim(notice_id: int) -> tuple[Notice, bool]:
+    """Count the attempt and take a lease, in a transaction of its own; False: not ours to do."""
+    now = timezone.now()
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().get(pk=notice_id)
+        if notice.state in (NoticeState.DONE, NoticeState.DEAD):
+            return notice, False
+        if notice.state == NoticeState.PROCESSING and notice.next_attempt_at > now:
+            return notice, False  # Another worker holds its lease.
+        if notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
+            _mark_dead(notice, notice.last_error or "every attempt ended its worker")
+        else:
+            notice.attempts += 1
+            notice.state = NoticeState.PROCESSING
+            notice.next_attempt_at = now + timedelta(seconds=settings.NOTICE_PROCESSING_LEASE_SECONDS)
+        notice.save(update_fields=["attempts", "state", "next_attempt_at", "last_error"])
+        return notice, notice.state == NoticeState.PROCESSING
+
+
+def _apply(notice: Notice) -> None:
+    if not notice.topview_task_id:
+        return  # A partial body: kept for the record, there is no task to follow.
+    payload = notice.payload or {}
+    error_message = payload.get("errorMsg") or payload.get("message") or ""
+    task, step = task_apply_status(
+        topview_task_id=notice.topview_task_id,
+        biz_type=notice.biz_type,
+        status=TaskStatus(notice.task_status),
+        error_message=error_message if isinstance(error_message, str) else "",
+        result=payload.get("result"),
+        notify_owner=not notice.is_test,
+    )
+    notice.task = task
+    if notice.processed_at is None:
+        # Lateness is judged once, when the notice is first applied; a replay does not rewrite it.
+        notice.is_late = step.late
+    if step.late:
+        logger.info(
+            "Notice %s is late: task %s is already %s", notice.pk, task.topview_task_id, task.status
+        )
+
+
+def _record_failure(notice_id: int, exc: Exception) -> Notice:
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().get(pk=notice_id)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if notice.attempts >= settings.NOTICE_MAX_ATTEMPTS:
+            _mark_dead(notice, error)
+        else:
+            notice.state = NoticeState.FAILED
+            notice.last_error = error
+            notice.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(notice.attempts))
+        notice.save(update_fields=["last_error", "state", "next_attempt_at"])
+        return notice
+
+
+def _mark_dead(notice: Notice, error: str) -> None:
+    """Give up on the notice (the caller saves it) and alert the admins once it is committed."""
+    notice.state = NoticeState.DEAD
+    notice.last_error = error
+    notice.next_attempt_at = None
+    logger.error("Notice %s is dead after %s attempts: %s", notice.pk, notice.attempts, error)
+    broker.send_on_commit(alert_dead_notice, notice.pk)
+
+
+def retry_delay(attempts: int) -> int:
+    """Seconds before the next attempt: doubling from the base, capped."""
+    base = settings.NOTICE_RETRY_BASE_SECONDS
+    return min(base * 2 ** max(attempts - 1, 0), settings.NOTICE_RETRY_MAX_SECONDS)
