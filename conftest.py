@@ -37,9 +37,23 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+FAST_OUTBOX = {
+    "NOTICE_SWEEP_GRACE_SECONDS": 2,
+    "NOTICE_RETRY_BASE_SECONDS": 1,
+    "NOTICE_MAX_ATTEMPTS": 3,
+}
+
+
+@pytest.fixture
+def fast_outbox(settings):
+    """The worker's outbox timings, in this process too (the live server stores the notices)."""
+    for name, value in FAST_OUTBOX.items():
+        setattr(settings, name, value)
+
+
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process on Redis, working on the test database.
+    """A real `celery worker` process on Redis, with beat inside it, working on the test database.
 
     Yields the folder its emails are written to (the file-based email backend), so tests can
     count what was really sent.
@@ -56,11 +70,16 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
             "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "DJANGO_EMAIL_FILE_PATH": str(mail_dir),
             "CELERY_QUEUE": queue,
+            # Outbox timings short enough for a test to watch them (see `fast_outbox`).
+            **{name: str(value) for name, value in FAST_OUTBOX.items()},
+            "NOTICE_SWEEP_INTERVAL_SECONDS": "1",
+            "DJANGO_ADMINS": "Ops <ops@example.com>",
         }
     celery_app.control.purge()
     with open(log, "wb") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "topview_project", "worker",
+            [sys.executable, "-m", "celery", "-A", "topview_project", "worker", "--beat",
+             "--schedule", str(log.parent / "beat-schedule"),
              "--concurrency=2", "--loglevel=INFO", "-Q", queue, "-n", f"test-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )

@@ -9,11 +9,18 @@ from urllib.request import Request, urlopen
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from notices.models import Notice, NoticeState
+from notices.services import notice_replay
 from tasks.models import Notification, Task
+from topview_project import broker
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("fast_outbox"),
+]
 
 
 def post(url, body, **headers):
@@ -25,8 +32,7 @@ def post(url, body, **headers):
 
 def emails_sent(mail_dir: Path, task_id: str) -> int:
     """Emails the worker really sent about one task (the file-based backend writes them out)."""
-    subject = f"\nSubject: Topview task {task_id} "
-    return sum(path.read_text().count(subject) for path in mail_dir.glob("*.log"))
+    return mails(mail_dir).count(f"\nSubject: Topview task {task_id} ")
 
 
 def owned_task(task_id):
@@ -113,3 +119,60 @@ def test_the_original_designs_curl_commands_give_the_documented_answers(live_ser
     assert b"< HTTP/1.1 200" in partial.stderr
     assert json.loads(partial.stdout)["success"] is True
     assert Notice.objects.get(topview_task_id="real_task_123").format == "simple"
+
+
+def test_a_notice_whose_message_the_broker_lost_is_swept_to_the_worker(
+    live_server, celery_worker_process, wait_until, monkeypatch
+):
+    monkeypatch.setattr(broker, "send", lambda task, *args: False)  # The message is lost.
+    task_id = f"t-{uuid.uuid4().hex[:8]}"
+    status, _ = post(live_server.url + "/notice/topview", {"uuid": uuid.uuid4().hex, "taskId": task_id, "status": "success"})
+    assert status == 200
+    notice = Notice.objects.get(topview_task_id=task_id)
+    assert notice.state == NoticeState.PENDING
+    # The worker's beat sweeps every second; the notice is due two seconds after it was stored.
+    wait_until(lambda: Notice.objects.get(pk=notice.pk).state == NoticeState.DONE)
+    assert Task.objects.get(topview_task_id=task_id).status == "success"
+
+
+@pytest.fixture
+def poisoned_tasks():
+    """A database trigger that refuses tasks named poison-*: a real failure, in the worker."""
+    with connection.cursor() as cursor:
+        cursor.execute(POISON)
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER IF EXISTS poison ON tasks_task; DROP FUNCTION poison()")
+
+
+POISON = """
+CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN
+  IF NEW.topview_task_id LIKE 'poison-%' THEN RAISE EXCEPTION 'poisoned task'; END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER poison BEFORE INSERT ON tasks_task FOR EACH ROW EXECUTE FUNCTION poison();
+"""
+
+
+def test_a_failing_notice_is_retried_dies_alerts_once_and_replays_after_the_fix(
+    live_server, celery_worker_process, wait_until, poisoned_tasks
+):
+    task_id = f"poison-{uuid.uuid4().hex[:8]}"
+    post(live_server.url + "/notice/topview", {"uuid": uuid.uuid4().hex, "taskId": task_id, "status": "success"})
+    notice = Notice.objects.get(topview_task_id=task_id)
+    # Attempts 1, 2 and 3, one and two seconds apart (doubling), then dead.
+    notice = wait_until(lambda: Notice.objects.filter(pk=notice.pk, state=NoticeState.DEAD).first())
+    assert notice.attempts == 3 and "poisoned task" in notice.last_error
+    wait_until(lambda: Notice.objects.get(pk=notice.pk).alerted_at)
+    alert = f"Subject: [Django] Notice {notice.pk} is dead"
+    assert wait_until(lambda: mails(celery_worker_process).count(alert)) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER poison ON tasks_task")  # The cause is fixed.
+    assert notice_replay(notices=Notice.objects.filter(pk=notice.pk)) == 1
+    wait_until(lambda: Notice.objects.get(pk=notice.pk).state == NoticeState.DONE)
+    assert Task.objects.get(topview_task_id=task_id).status == "success"
+    assert mails(celery_worker_process).count(alert) == 1
+
+
+def mails(mail_dir: Path) -> str:
+    return "".join(path.read_text() for path in mail_dir.glob("*.log"))
