@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	@if [ -n "$$CELERY_BROKER_URL" ]; then \
-		$(PY) -m celery -A topview_project worker --loglevel=INFO & worker=$$!; \
+		$(PY) -m celery -A topview_project worker --beat --loglevel=INFO & worker=$$!; \
 		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 		$(PY) manage.py runserver $(HOST_PORT); \
 	else \
