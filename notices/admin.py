@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from tasks.admin import BizTypeFilter, ReadOnlyAdmin
 
-from .models import Notice
+from .models import Notice, Refusal, RefusalCount
 from .pagination import EstimatedCountPaginator
 from .services import notice_replay
 
@@ -112,3 +112,24 @@ class NoticeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
             "(duplicates and invalid notices are never replayed).",
             messages.SUCCESS,
         )
+
+
+@admin.register(Refusal)
+class RefusalAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """The sample of refused requests; `RefusalCount` has every one of them counted."""
+
+    list_display = ["received_at", "reason", "detail", "remote_addr", "body_size"]
+    list_filter = ["reason", "received_at"]
+    sortable_by = ["received_at"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    readonly_fields = ["received_at", "reason", "detail", "remote_addr", "headers", "body_head",
+                       "body_size"]
+
+
+@admin.register(RefusalCount)
+class RefusalCountAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    list_display = ["minute", "reason", "count"]
+    list_filter = ["reason"]
+    sortable_by = ["minute"]

@@ -1,6 +1,5 @@
 """What the view takes from an HTTP request before storing it: the body, bounded, and headers."""
 
-import ipaddress
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -47,11 +46,3 @@ def redacted_headers(request: HttpRequest) -> dict[str, str]:
         # PostgreSQL's jsonb refuses NUL characters, in keys as in values.
         headers[name.replace("\x00", "\ufffd")] = REDACTED if secret else value.replace("\x00", "\ufffd")
     return headers
-
-
-def remote_addr(request: HttpRequest) -> str | None:
-    address = request.META.get("REMOTE_ADDR") or ""
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None

@@ -135,3 +135,59 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"Notice {self.pk} ({self.format}, {self.topview_task_id or 'no taskId'})"
+
+
+class RefusalReason(models.TextChoices):
+    TOKEN = "token", "No valid token"
+    TOPVIEW_UID = "topview_uid", "Wrong Topview-Uid"
+    SIGNATURE = "signature", "Bad signature"
+    RATE = "rate", "Over the rate limit"
+
+
+class Refusal(models.Model):
+    """A request refused before it became a notice: a sample, so a flood cannot fill the disk.
+
+    Every refusal is counted in `RefusalCount`; only the first NOTICE_REFUSAL_SAMPLE of each
+    reason in a minute are kept here, and of those only the first bytes of the body.
+    """
+
+    received_at = models.DateTimeField("received", default=timezone.now)
+    reason = models.CharField(max_length=16, choices=RefusalReason.choices)
+    detail = models.CharField(max_length=255, blank=True, help_text="What exactly was wrong.")
+    remote_addr = models.GenericIPAddressField("client address", null=True, blank=True)
+    headers = models.JSONField(default=dict, help_text="Request headers, secrets redacted.")
+    body_head = models.BinaryField("first bytes of the body", blank=True, default=b"")
+    body_size = models.PositiveBigIntegerField("body size", default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            models.Index(fields=["-received_at"], name="refusal_received_idx"),
+            models.Index(fields=["reason", "-received_at"], name="refusal_reason_received_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reason__in=RefusalReason.values), name="refusal_reason_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refusal {self.pk} ({self.reason})"
+
+
+class RefusalCount(models.Model):
+    """How many requests were refused, per reason and minute: every one, sampled or not."""
+
+    reason = models.CharField(max_length=16, choices=RefusalReason.choices)
+    minute = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-minute"]
+        indexes = [models.Index(fields=["-minute"], name="refusal_count_minute_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["reason", "minute"], name="refusal_count_per_minute"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} refused ({self.reason}) at {self.minute:%Y-%m-%d %H:%M}"

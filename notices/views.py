@@ -14,17 +14,20 @@ from django.utils.decorators import method_decorator
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .access import client_address, signature_refusal, token_refusal
 from .acknowledgements import ENDPOINT_DESCRIPTION, acknowledgement, utc_now_iso
-from .models import NoticeState
-from .http import read_body, redacted_headers, remote_addr
-from .services import notice_process, notice_receive
+from .http import read_body, redacted_headers
+from .models import NoticeState, RefusalReason
+from .ratelimit import seconds_until_allowed
+from .services import NoticeRefused, notice_process, notice_receive, refusal_record
 
 logger = logging.getLogger(__name__)
 
 
 @method_decorator(transaction.non_atomic_requests, name="dispatch")
 class NoticeEndpoint(APIView):
-    """No authentication, parsing or throttling by DRF: the views read the raw body themselves."""
+    """No authentication, parsing or throttling by DRF: the views read the raw body themselves
+    and apply the notice URL's own rules (`access`, `ratelimit`), recording what they refuse."""
 
     authentication_classes = ()
     permission_classes = ()
@@ -34,6 +37,34 @@ class NoticeEndpoint(APIView):
         if not isinstance(exc, DatabaseError):
             return super().handle_exception(exc)
         return service_unavailable(f"database failure: {type(exc).__name__}: {exc}", exc=exc)
+
+    def guard(self, request, token: str) -> Response | None:
+        """The refusal of a request over the rate limit or without a valid token, else None."""
+        self.client = client_address(
+            remote_addr=request.META.get("REMOTE_ADDR"),
+            forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", ""),
+            trusted=settings.NOTICE_TRUSTED_PROXIES,
+        )
+        wait = seconds_until_allowed(client=self.client)
+        if wait:
+            return self.refuse(request, RefusalReason.RATE, "over the rate limit", 429,
+                               headers={"Retry-After": str(wait)})
+        reason = token_refusal(token or request.GET.get("token", ""), settings.NOTICE_TOKENS)
+        if reason:
+            return self.refuse(request, RefusalReason.TOKEN, reason, 401,
+                               headers={"WWW-Authenticate": 'Token realm="topview-notices"'})
+        return None
+
+    def refuse(self, request, reason, detail: str, status: int, *, body=None, headers=None):
+        refusal_record(
+            reason=reason,
+            detail=detail,
+            remote_addr=self.client,
+            headers=redacted_headers(request),
+            body=body.raw if body else b"",
+            body_size=body.size if body else 0,
+        )
+        return Response({"success": False, "error": detail}, status=status, headers=headers)
 
 
 def service_unavailable(detail: str, exc: Exception | None = None) -> Response:
@@ -47,17 +78,25 @@ def service_unavailable(detail: str, exc: Exception | None = None) -> Response:
 
 
 class TopviewNoticeView(NoticeEndpoint):
-    def get(self, request):
+    def get(self, request, token=""):
         return Response(ENDPOINT_DESCRIPTION)
 
-    def post(self, request):
+    def post(self, request, token=""):
+        if refused := self.guard(request, token):
+            return refused
         body = read_body(request, limit=settings.NOTICE_MAX_BODY_BYTES)
-        notice = notice_receive(
-            raw=body.raw,
-            body_size=body.size,
-            headers=redacted_headers(request),
-            remote_addr=remote_addr(request),
-        )
+        reason = signature_refusal(body.raw, request.headers, settings.NOTICE_SIGNING_SECRETS)
+        if reason:
+            return self.refuse(request, RefusalReason.SIGNATURE, reason, 401, body=body)
+        try:
+            notice = notice_receive(
+                raw=body.raw,
+                body_size=body.size,
+                headers=redacted_headers(request),
+                remote_addr=self.client,
+            )
+        except NoticeRefused as refused:
+            return self.refuse(request, RefusalReason.TOPVIEW_UID, str(refused), 403, body=body)
         status, answer = acknowledgement(notice)
         return Response(answer, status=status)
 
@@ -65,7 +104,11 @@ class TopviewNoticeView(NoticeEndpoint):
 class TopviewTestNoticeView(NoticeEndpoint):
     """A simulated notice in the simple format, stored as a test and processed before answering."""
 
-    def post(self, request):
+    def post(self, request, token=""):
+        if not settings.NOTICE_TEST_ENDPOINT:
+            return Response({"success": False, "error": "the test endpoint is off"}, status=404)
+        if refused := self.guard(request, token):
+            return refused
         test_data = {
             "taskId": "test_task_123",
             "status": "success",
@@ -77,7 +120,7 @@ class TopviewTestNoticeView(NoticeEndpoint):
             raw=raw,
             body_size=len(raw),
             headers=redacted_headers(request),
-            remote_addr=remote_addr(request),
+            remote_addr=self.client,
             is_test=True,
         )
         notice = notice_process(notice_id=notice.pk)

@@ -43,10 +43,33 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-# The fallback key only serves development; production settings (a later issue) refuse it.
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-insecure-topview-notices-change-me")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
+# DJANGO_ENV=production turns on everything `manage.py check --deploy` asks for, and refuses to
+# start without a real secret key and host names. Anything else is development.
+PRODUCTION = env_str("DJANGO_ENV", "development") == "production"
+DEV_SECRET_KEY = "dev-insecure-topview-notices-change-me"
+
+DEBUG = env_bool("DJANGO_DEBUG", not PRODUCTION)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "" if PRODUCTION else DEV_SECRET_KEY)
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1],testserver"
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_ENV=production with DJANGO_DEBUG=1: refusing to start")
+    if len(SECRET_KEY) < 50 or SECRET_KEY == DEV_SECRET_KEY:
+        raise ImproperlyConfigured("DJANGO_ENV=production needs DJANGO_SECRET_KEY, 50+ characters")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_ENV=production needs DJANGO_ALLOWED_HOSTS")
+    # TLS ends at the proxy in front of us; it says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -182,6 +205,36 @@ NOTICE_SWEEP_BATCH = env_int("NOTICE_SWEEP_BATCH", 500)
 # After a failed publish, a web process leaves the broker alone this long before trying again.
 BROKER_RETRY_AFTER_SECONDS = env_int("BROKER_RETRY_AFTER_SECONDS", 5)
 
+# Who may post notices. Tokens: the secret part of the notice URL we give Topview
+# (/notice/topview/<token>, or ?token=); several at once, so one can be rotated out.
+NOTICE_TOKENS = env_list("NOTICE_TOKENS", "")
+if any(len(token) < 16 for token in NOTICE_TOKENS):
+    raise ImproperlyConfigured("NOTICE_TOKENS: each token needs 16+ characters (secrets.token_urlsafe)")
+# Standard Webhooks secrets (whsec_...), for deployments behind a relay that signs.
+NOTICE_SIGNING_SECRETS = env_list("NOTICE_SIGNING_SECRETS", "")
+# X-Forwarded-For names the client only when the direct peer is one of these (IPs or networks).
+NOTICE_TRUSTED_PROXIES = env_list("NOTICE_TRUSTED_PROXIES", "")
+# Requests per minute, per client address and in all; over them, 429 with Retry-After.
+NOTICE_RATE_PER_ADDRESS = env_int("NOTICE_RATE_PER_ADDRESS", 600)
+NOTICE_RATE_OVERALL = env_int("NOTICE_RATE_OVERALL", 12_000)
+# Refused requests are counted per reason and minute; only this many a minute are kept whole.
+NOTICE_REFUSAL_SAMPLE = env_int("NOTICE_REFUSAL_SAMPLE", 20)
+# POST /notice/topview/test: on in development; in production only when enabled (and tokens
+# then protect it like the notice URL).
+NOTICE_TEST_ENDPOINT = env_bool("NOTICE_TEST_ENDPOINT", not PRODUCTION)
+
+# The cache holds the rate limits: Redis when CACHE_URL is set, else this process's memory.
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
 # Who gets mail_admins (a dead notice): "Name <email>, Other <email>".
 ADMINS = [
     (name.strip(), address.strip(" >"))
@@ -196,7 +249,14 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(levelname)s %(asctime)s %(name)s: %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_tokens": {"()": "topview_project.logfilters.RedactNoticeTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -2,9 +2,12 @@
 
 from .outbox import notice_alert_dead, notice_replay, outbox_sweep
 from .processing import notice_process, retry_delay
-from .receiving import notice_receive
+from .receiving import NoticeRefused, notice_receive
+from .refusals import refusal_record
 
 __all__ = [
+    "NoticeRefused",
+    "refusal_record",
     "notice_alert_dead",
     "notice_process",
     "notice_receive",

@@ -15,6 +15,7 @@ from django.utils import timezone
 from tasks.status import normalise_status
 from topview_project import broker
 
+from ..access import topview_uid_refusal
 from ..models import Notice, NoticeState
 from ..parsing import NoticeFormat, ParsedNotice, parse_notice
 from ..tasks import process_notice
@@ -26,6 +27,10 @@ _LOGGED_BODY_BYTES = 1000
 _short_repr = reprlib.Repr()
 _short_repr.maxlevel, _short_repr.maxdict, _short_repr.maxlist = 4, 12, 6
 _short_repr.maxstring, _short_repr.maxother = 120, 60
+
+
+class NoticeRefused(Exception):
+    """The delivery is not ours to store as a notice (it is recorded as a refusal instead)."""
 
 
 def notice_receive(
@@ -40,8 +45,15 @@ def notice_receive(
 
     `raw` is the whole body, or only its first bytes when `body_size` is over the limit.
     A test notice is not handed on: its caller processes it at once, to answer with the result.
+    Raises NoticeRefused for a Topview callback that names another Topview account.
     """
-    parsed = _judge(raw=raw, body_size=body_size, topview_uid=headers.get("Topview-Uid", ""))
+    sent_uid = headers.get("Topview-Uid")
+    parsed = _judge(raw=raw, body_size=body_size, topview_uid=sent_uid or "")
+    refusal = topview_uid_refusal(
+        sent=sent_uid, expected=settings.TOPVIEW_UID, is_topview=parsed.format == NoticeFormat.TOPVIEW
+    )
+    if refusal:
+        raise NoticeRefused(refusal)
     notice = Notice(
         remote_addr=remote_addr,
         headers=dict(headers),

