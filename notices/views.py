@@ -84,9 +84,13 @@ class TopviewNoticeView(NoticeEndpoint):
     def post(self, request, token=""):
         if refused := self.guard(request, token):
             return refused
-        body = read_body(request, limit=settings.NOTICE_MAX_BODY_BYTES)
+        body = read_body(
+            request,
+            limit=settings.NOTICE_MAX_BODY_BYTES,
+            within_seconds=settings.NOTICE_BODY_READ_SECONDS,
+        )
         reason = signature_refusal(body.raw, request.headers, settings.NOTICE_SIGNING_SECRETS)
-        if reason:
+        if reason and not body.incomplete:
             return self.refuse(request, RefusalReason.SIGNATURE, reason, 401, body=body)
         try:
             notice = notice_receive(
@@ -94,11 +98,12 @@ class TopviewNoticeView(NoticeEndpoint):
                 body_size=body.size,
                 headers=redacted_headers(request),
                 remote_addr=self.client,
+                incomplete=body.incomplete,
             )
         except NoticeRefused as refused:
             return self.refuse(request, RefusalReason.TOPVIEW_UID, str(refused), 403, body=body)
         status, answer = acknowledgement(notice)
-        return Response(answer, status=status)
+        return Response(answer, status=408 if body.incomplete else status)
 
 
 class TopviewTestNoticeView(NoticeEndpoint):

@@ -191,6 +191,8 @@ TOPVIEW_UID = env_str("TOPVIEW_UID")
 # The public base URL Topview reaches us at (an ngrok URL in development), without a trailing /.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
 NOTICE_MAX_BODY_BYTES = env_int("NOTICE_MAX_BODY_BYTES", 1024 * 1024)
+# A body not received within this many seconds is cut off (408): a slow sender holds no worker.
+NOTICE_BODY_READ_SECONDS = env_int("NOTICE_BODY_READ_SECONDS", 10)
 # Deeper JSON is refused as invalid (kept raw): nothing downstream has to recurse that far.
 NOTICE_MAX_JSON_DEPTH = env_int("NOTICE_MAX_JSON_DEPTH", 64)
 NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 5)

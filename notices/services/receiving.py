@@ -40,15 +40,17 @@ def notice_receive(
     headers: Mapping[str, str],
     remote_addr: str | None,
     is_test: bool = False,
+    incomplete: bool = False,
 ) -> Notice:
     """Store one delivery, whatever it holds, and hand it to the workers once committed.
 
-    `raw` is the whole body, or only its first bytes when `body_size` is over the limit.
+    `raw` is the whole body, or only its first bytes when `body_size` is over the limit, or what
+    came before the sender was cut off (`incomplete`).
     A test notice is not handed on: its caller processes it at once, to answer with the result.
     Raises NoticeRefused for a Topview callback that names another Topview account.
     """
     sent_uid = headers.get("Topview-Uid")
-    parsed = _judge(raw=raw, body_size=body_size, topview_uid=sent_uid or "")
+    parsed = _judge(raw=raw, body_size=body_size, topview_uid=sent_uid or "", incomplete=incomplete)
     refusal = topview_uid_refusal(
         sent=sent_uid, expected=settings.TOPVIEW_UID, is_topview=parsed.format == NoticeFormat.TOPVIEW
     )
@@ -86,8 +88,13 @@ def notice_receive(
     return notice
 
 
-def _judge(*, raw: bytes, body_size: int, topview_uid: str) -> ParsedNotice:
+def _judge(*, raw: bytes, body_size: int, topview_uid: str, incomplete: bool) -> ParsedNotice:
     limit = settings.NOTICE_MAX_BODY_BYTES
+    if incomplete:
+        seconds = settings.NOTICE_BODY_READ_SECONDS
+        return ParsedNotice.invalid(
+            f"body not received whole within {seconds} s ({len(raw)} bytes came)"
+        )
     if body_size > limit:
         return ParsedNotice.invalid(f"body of {body_size} bytes is over the limit of {limit}")
     try:
