@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -9,16 +10,18 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from hypothesis import HealthCheck, settings
-
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from topview_project.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent
 
 # Machines are shared and noisy: property tests judge behaviour, never speed.
-settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("default")
+hypothesis_settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("default")
 
 
 @pytest.fixture
@@ -120,3 +123,39 @@ def _wait_until(predicate, *, timeout: float = 30, interval: float = 0.1):
             return result
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def gunicorn_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The production web server (gunicorn, 2 workers) on the test database; yields host, port."""
+    folder = tmp_path_factory.mktemp("gunicorn")
+    with django_db_blocker.unblock():
+        # No rate limits: the tests that use it send thousands of requests from one address.
+        env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_DEBUG": "0",
+               "NOTICE_RATE_PER_ADDRESS": "0", "NOTICE_RATE_OVERALL": "0"}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = folder / "gunicorn.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "topview_project.wsgi", "--workers", "2",
+             "--bind", f"127.0.0.1:{port}", "--timeout", "60"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until(lambda: _answers(port) or server.poll() is not None, timeout=30)
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
+        yield "127.0.0.1", port
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
