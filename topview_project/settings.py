@@ -188,6 +188,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # Topview notices.
 TOPVIEW_UID = env_str("TOPVIEW_UID")
+# Calling Topview's API (contract §4): the key, and where the API is (a fake one in tests).
+TOPVIEW_API_KEY = env_str("TOPVIEW_API_KEY")
+TOPVIEW_API_BASE_URL = env_str("TOPVIEW_API_BASE_URL", "https://api.topview.ai").rstrip("/")
+TOPVIEW_API_TIMEOUT_SECONDS = env_int("TOPVIEW_API_TIMEOUT_SECONDS", 10)
 # The public base URL Topview reaches us at (an ngrok URL in development), without a trailing /.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
 NOTICE_MAX_BODY_BYTES = env_int("NOTICE_MAX_BODY_BYTES", 1024 * 1024)
