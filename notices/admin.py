@@ -46,7 +46,8 @@ class NoticeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         "attempts", "is_duplicate", "is_late", "is_test",
     ]
     list_filter = [
-        "format", "state", "task_status", BizTypeFilter, "received_at", "is_duplicate", "is_test",
+        "format", "state", "task_status", BizTypeFilter, "verification", "received_at",
+        "is_duplicate", "is_test",
     ]
     search_fields = ["topview_task_id__exact", "notice_uuid__exact"]
     search_help_text = "Exact taskId or notice uuid."
@@ -61,6 +62,7 @@ class NoticeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
             "topview_task_id", "biz_type", "status", "task_status", "task",
         ]}),
         ("Flags", {"fields": ["is_test", "is_duplicate", "is_late"]}),
+        ("Verification", {"fields": ["verification", "verification_answer"]}),
         ("Processing", {"fields": [
             "state", "attempts", "last_error", "next_attempt_at", "processed_at",
         ]}),

@@ -3,6 +3,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tasks.status import TaskStatus
+from tasks.verification import Verification
 
 from .parsing import NoticeFormat
 
@@ -54,6 +55,13 @@ class Notice(models.Model):
         "normalised status", max_length=16, choices=TaskStatus.choices, default=TaskStatus.UNKNOWN
     )
     warnings = models.JSONField(default=list, blank=True, help_text="Defaults taken, values fixed.")
+    verification = models.CharField(
+        max_length=16, choices=Verification.choices, blank=True, default=Verification.NOT_NEEDED,
+        help_text="Whether Topview confirmed the final status this notice claimed.",
+    )
+    verification_answer = models.JSONField(
+        "Topview's answer", null=True, blank=True, help_text="What the query endpoint said."
+    )
     is_test = models.BooleanField("test", default=False, help_text="Simulated: nobody is told.")
     is_duplicate = models.BooleanField(
         "duplicate", default=False, help_text="Its uuid was seen before: stored, with no effect."
@@ -90,6 +98,9 @@ class Notice(models.Model):
             models.Index(fields=["state", "-received_at"], name="notice_state_received_idx"),
             models.Index(fields=["task_status", "-received_at"], name="notice_status_received_idx"),
             models.Index(fields=["biz_type", "-received_at"], name="notice_biztype_received_idx"),
+            models.Index(
+                fields=["verification", "-received_at"], name="notice_verified_received_idx"
+            ),
             models.Index(fields=["topview_task_id"], name="notice_task_id_idx"),
             models.Index(fields=["notice_uuid"], name="notice_uuid_idx"),
             models.Index(fields=["task", "received_at"], name="notice_task_received_idx"),

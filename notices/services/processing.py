@@ -13,8 +13,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from tasks.models import Task
 from tasks.services import task_apply_status
 from tasks.status import TaskStatus
+from tasks.verification import Verdict, Verification, verify_status
 from topview_project import broker
 
 from ..models import Notice, NoticeState
@@ -29,15 +31,19 @@ def notice_process(*, notice_id: int) -> Notice:
     if not claimed:
         return notice
     try:
+        verdict = _verify(notice)  # Asks Topview over HTTP: outside any transaction or lock.
         with transaction.atomic():
             notice = Notice.objects.select_for_update().get(pk=notice_id)
             if notice.state != NoticeState.PROCESSING:
                 return notice  # Another worker finished it while we waited for the lock.
-            _apply(notice)
+            _apply(notice, verdict)
             notice.state = NoticeState.DONE
             notice.processed_at = notice.processed_at or timezone.now()
             notice.next_attempt_at = None
-            notice.save(update_fields=["task", "is_late", "state", "processed_at", "next_attempt_at"])
+            notice.save(update_fields=[
+                "task", "is_late", "verification", "verification_answer", "state",
+                "processed_at", "next_attempt_at",
+            ])
             return notice
     except Exception as exc:
         logger.exception("Notice %s failed (attempt %s)", notice_id, notice.attempts)
@@ -63,17 +69,39 @@ def _claim(notice_id: int) -> tuple[Notice, bool]:
         return notice, notice.state == NoticeState.PROCESSING
 
 
-def _apply(notice: Notice) -> None:
+def _verify(notice: Notice) -> Verdict:
+    claimed = TaskStatus(notice.task_status)
+    result = (notice.payload or {}).get("result")
+    if notice.is_test or not notice.topview_task_id:
+        return Verdict(Verification.NOT_NEEDED, claimed, result=result)
+    known_kind = Task.objects.filter(topview_task_id=notice.topview_task_id).values_list(
+        "biz_type", flat=True
+    )
+    return verify_status(
+        topview_task_id=notice.topview_task_id,
+        biz_type=notice.biz_type or next(iter(known_kind), ""),
+        claimed=claimed,
+        result=result,
+    )
+
+
+def _apply(notice: Notice, verdict: Verdict) -> None:
+    notice.verification = verdict.verification
+    notice.verification_answer = verdict.answer
+    if verdict.verification == Verification.CONTRADICTED:
+        logger.warning(
+            "Notice %s claims %s; Topview says %s", notice.pk, notice.task_status, verdict.status
+        )
     if not notice.topview_task_id:
         return  # A partial body: kept for the record, there is no task to follow.
     payload = notice.payload or {}
-    error_message = payload.get("errorMsg") or payload.get("message") or ""
+    error_message = verdict.error_message or payload.get("errorMsg") or payload.get("message") or ""
     task, step = task_apply_status(
         topview_task_id=notice.topview_task_id,
         biz_type=notice.biz_type,
-        status=TaskStatus(notice.task_status),
+        status=verdict.status,
         error_message=error_message if isinstance(error_message, str) else "",
-        result=payload.get("result"),
+        result=verdict.result,
         notify_owner=not notice.is_test,
     )
     notice.task = task

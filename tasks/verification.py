@@ -1,0 +1,54 @@
+"""Verify by fetching: a notice that would finish a task is checked with Topview's query API.
+
+Topview signs nothing, so a notice saying "success" proves nothing on its own. When the API is
+configured, the task's status is asked of Topview itself, and what Topview answers is what the
+task is moved to. A task whose kind we cannot tell cannot be asked about, and is not finished
+by a notice; without API credentials every notice is trusted, and marked unconfirmed.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from .status import TERMINAL, TaskStatus, normalise_status
+from .topview_client import TopviewClient, TopviewNotFound, is_configured, kind_for_biz_type
+
+
+class Verification(models.TextChoices):
+    NOT_NEEDED = "", "Not needed"
+    UNCONFIRMED = "unconfirmed", "Trusted, not confirmed (no API credentials)"
+    CONFIRMED = "confirmed", "Confirmed by Topview"
+    CONTRADICTED = "contradicted", "Contradicted by Topview"
+    UNVERIFIABLE = "unverifiable", "Could not be asked (unknown task kind)"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verification: Verification
+    status: TaskStatus  # the status to apply: Topview's when it answered
+    answer: Any = None  # Topview's answer, kept with the notice
+    result: Any = None
+
+    @property
+    def error_message(self) -> str:
+        message = (self.answer or {}).get("errorMsg") if isinstance(self.answer, dict) else ""
+        return message if isinstance(message, str) else ""
+
+
+def verify_status(*, topview_task_id: str, biz_type: str, claimed: TaskStatus, result: Any) -> Verdict:
+    """What a notice claiming `claimed` may move the task to. Raises TopviewError to retry later."""
+    if claimed not in TERMINAL:
+        return Verdict(Verification.NOT_NEEDED, claimed, result=result)
+    if not is_configured():
+        return Verdict(Verification.UNCONFIRMED, claimed, result=result)
+    kind = kind_for_biz_type(biz_type)
+    if kind is None:
+        return Verdict(Verification.UNVERIFIABLE, TaskStatus.UNKNOWN)
+    try:
+        answer = TopviewClient.from_settings().query(kind, topview_task_id)
+    except TopviewNotFound as exc:
+        return Verdict(Verification.CONTRADICTED, TaskStatus.UNKNOWN, answer={"error": str(exc)})
+    actual = normalise_status(answer.get("status"))
+    verification = Verification.CONFIRMED if actual == claimed else Verification.CONTRADICTED
+    return Verdict(verification, actual, answer=answer, result=answer)
