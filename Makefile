@@ -7,7 +7,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/topview_notices
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 HOST_PORT ?= 127.0.0.1:8000
 
-.PHONY: run test worker beat check compose-check clean bench-admin
+.PHONY: run test worker beat check compose-check clean bench-admin faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ compose-check:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis db.sqlite3
+
+# The fault suite (issue 3): a stack of its own, load, four faults, a table; FAULTS_ARGS=--short in CI.
+faults: $(VENV)/.installed
+	$(PY) faults/run.py $(FAULTS_ARGS)
 
 # The notice admin list on a million rows (fills its own database once; a few minutes).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/topview_notices_bench

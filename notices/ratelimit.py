@@ -29,9 +29,20 @@ def seconds_until_allowed(*, client: str | None) -> int:
         try:
             cache.add(key, 0, timeout=2 * WINDOW_SECONDS)
             count = cache.incr(key)
-        except Exception:
-            logger.warning("Rate limits off: the cache does not answer", exc_info=True)
+        except Exception as exc:
+            _warn_once_a_minute(exc, now)
             return 0
         if count > limit:
             return max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
     return 0
+
+
+_last_warning = 0.0
+
+
+def _warn_once_a_minute(exc: Exception, now: float) -> None:
+    """One line a minute per process while the cache is down, not one per request."""
+    global _last_warning
+    if now - _last_warning >= WINDOW_SECONDS:
+        _last_warning = now
+        logger.warning("Rate limits off while the cache does not answer: %s", exc)

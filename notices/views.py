@@ -36,7 +36,7 @@ class NoticeEndpoint(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if not isinstance(exc, DatabaseError):
             return super().handle_exception(exc)
-        return service_unavailable(f"database failure: {type(exc).__name__}: {exc}", exc=exc)
+        return service_unavailable(f"database failure: {type(exc).__name__}: {exc}")
 
     def guard(self, request, token: str) -> Response | None:
         """The refusal of a request over the rate limit or without a valid token, else None."""
@@ -67,10 +67,11 @@ class NoticeEndpoint(APIView):
         return Response({"success": False, "error": detail}, status=status, headers=headers)
 
 
-def service_unavailable(detail: str, exc: Exception | None = None) -> Response:
+def service_unavailable(detail: str) -> Response:
     """503 with a short id that the log carries too; the detail only in DEBUG."""
     error_id = secrets.token_hex(4)
-    logger.error("Notice request failed (error id %s): %s", error_id, detail, exc_info=exc)
+    # One line, no traceback: while the database is down, every request comes here.
+    logger.error("Notice request failed (error id %s): %s", error_id, detail)
     body = {"success": False, "error": "service unavailable, retry later", "error_id": error_id}
     if settings.DEBUG:
         body["detail"] = detail

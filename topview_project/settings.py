@@ -161,6 +161,8 @@ DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "topview-notices@local
 # Celery: a broker URL means real workers; without one, tasks run in-process (development).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT = "topview_project.redis_transport:Transport"
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "topview-notices")
