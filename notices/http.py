@@ -5,10 +5,11 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest, UnreadablePostError
 
+from topview_project.logfilters import REDACTED, redact_tokens
+
 # Header names whose values are secrets, or may carry one; their values are never stored.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
 _SECRET_WORDS = ("token", "secret", "signature", "password", "api-key")
-REDACTED = "[redacted]"
 MAX_RECORDED_SIZE = 2**63 - 1
 _CHUNK = 64 * 1024
 
@@ -66,6 +67,8 @@ def redacted_headers(request: HttpRequest) -> dict[str, str]:
     for name, value in request.headers.items():
         lowered = name.lower()
         secret = lowered in _SECRET_HEADERS or any(word in lowered for word in _SECRET_WORDS)
-        # PostgreSQL's jsonb refuses NUL characters, in keys as in values.
-        headers[name.replace("\x00", "\ufffd")] = REDACTED if secret else value.replace("\x00", "\ufffd")
+        # PostgreSQL's jsonb refuses NUL characters, in keys as in values. A proxy may pass the
+        # original URL on (X-Original-URI, Referer...): its token is blanked too.
+        value = REDACTED if secret else redact_tokens(value.replace("\x00", "\ufffd"))
+        headers[name.replace("\x00", "\ufffd")] = value
     return headers

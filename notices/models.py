@@ -134,6 +134,11 @@ class Notice(models.Model):
             models.CheckConstraint(
                 condition=Q(state__in=NoticeState.values), name="notice_state_valid"
             ),
+            # An open notice always has a time when the sweep looks at it again.
+            models.CheckConstraint(
+                condition=~Q(state__in=OPEN_STATES) | Q(next_attempt_at__isnull=False),
+                name="notice_open_is_due",
+            ),
             models.CheckConstraint(
                 condition=Q(is_duplicate=False) | ~Q(notice_uuid=""),
                 name="notice_duplicate_has_uuid",

@@ -1,9 +1,15 @@
 """Celery tasks of the inbox: thin, each calls one service (imported late: services import us)."""
 
 from celery import shared_task
+from django.conf import settings
 
 
-@shared_task(name="notices.process_notice")
+# Inside its lease: a notice whose processing hangs (a slow Topview) fails and is retried,
+# rather than being handed to a second worker while the first still holds it.
+_LEASE = settings.NOTICE_PROCESSING_LEASE_SECONDS
+
+
+@shared_task(name="notices.process_notice", soft_time_limit=_LEASE * 0.8, time_limit=_LEASE * 0.9)
 def process_notice(notice_id: int) -> None:
     from .services import notice_process
 

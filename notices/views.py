@@ -38,21 +38,28 @@ class NoticeEndpoint(APIView):
             return super().handle_exception(exc)
         return service_unavailable(f"database failure: {type(exc).__name__}: {exc}")
 
-    def guard(self, request, token: str) -> Response | None:
-        """The refusal of a request over the rate limit or without a valid token, else None."""
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
         self.client = client_address(
             remote_addr=request.META.get("REMOTE_ADDR"),
             forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", ""),
             trusted=settings.NOTICE_TRUSTED_PROXIES,
         )
-        wait = seconds_until_allowed(client=self.client)
-        if wait:
-            return self.refuse(request, RefusalReason.RATE, "over the rate limit", 429,
-                               headers={"Retry-After": str(wait)})
+
+    def guard(self, request, token: str) -> Response | None:
+        """The refusal of a request without a valid token, or over the rate limit, else None.
+
+        The token comes first: a stranger's requests never count against the limits that
+        Topview's own notices must stay under.
+        """
         reason = token_refusal(token or request.GET.get("token", ""), settings.NOTICE_TOKENS)
         if reason:
             return self.refuse(request, RefusalReason.TOKEN, reason, 401,
                                headers={"WWW-Authenticate": 'Token realm="topview-notices"'})
+        wait = seconds_until_allowed(client=self.client)
+        if wait:
+            return self.refuse(request, RefusalReason.RATE, "over the rate limit", 429,
+                               headers={"Retry-After": str(wait)})
         return None
 
     def refuse(self, request, reason, detail: str, status: int, *, body=None, headers=None):
@@ -90,8 +97,9 @@ class TopviewNoticeView(NoticeEndpoint):
             limit=settings.NOTICE_MAX_BODY_BYTES,
             within_seconds=settings.NOTICE_BODY_READ_SECONDS,
         )
+        whole = not body.incomplete and body.size <= settings.NOTICE_MAX_BODY_BYTES
         reason = signature_refusal(body.raw, request.headers, settings.NOTICE_SIGNING_SECRETS)
-        if reason and not body.incomplete:
+        if reason and whole:  # A body cut short is stored and answered 408/413 as it is.
             return self.refuse(request, RefusalReason.SIGNATURE, reason, 401, body=body)
         try:
             notice = notice_receive(

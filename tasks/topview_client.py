@@ -183,7 +183,7 @@ class TopviewClient:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _NO_REDIRECTS.open(request, timeout=self.timeout) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:  # a non-2xx answer: its body may be an envelope
             status, raw = error.code, _read(error)
@@ -191,6 +191,16 @@ class TopviewClient:
             reason = getattr(error, "reason", error)
             raise TopviewConnectionError(f"{method} {path}: {reason}") from error
         return _unwrap(raw, status)
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect with the API key to any host: a 3xx stays an answer."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _kind(kind: TaskKind | str) -> TaskKind:

@@ -2,14 +2,17 @@
 
 Topview signs nothing, so a notice saying "success" proves nothing on its own. When the API is
 configured, the task's status is asked of Topview itself, and what Topview answers is what the
-task is moved to. A task whose kind we cannot tell cannot be asked about, and is not finished
+task is moved to; while Topview does not call the task finished, the notice is retried. A task whose kind we cannot tell cannot be asked about, and is not finished
 by a notice; without API credentials every notice is trusted, and marked unconfirmed.
 """
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+
+from topview_project import untrusted_json
 
 from .status import TERMINAL, TaskStatus, normalise_status
 from .topview_client import TopviewClient, TopviewNotFound, is_configured, kind_for_biz_type
@@ -49,6 +52,16 @@ def verify_status(*, topview_task_id: str, biz_type: str, claimed: TaskStatus, r
         answer = TopviewClient.from_settings().query(kind, topview_task_id)
     except TopviewNotFound as exc:
         return Verdict(Verification.CONTRADICTED, TaskStatus.UNKNOWN, answer={"error": str(exc)})
+    # Stored as jsonb: cleaned like any JSON from outside (NUL, lone surrogates, Infinity).
+    answer = untrusted_json.decode(json.dumps(answer), max_depth=64).value
     actual = normalise_status(answer.get("status"))
+    if actual not in TERMINAL:
+        # Topview may not have finished by its own account yet when its notice arrives: ask
+        # again later (the notice is retried); a forged notice ends dead, and the admins told.
+        raise TopviewNotFinished(f"Topview says task {topview_task_id} is {answer.get('status')!r}")
     verification = Verification.CONFIRMED if actual == claimed else Verification.CONTRADICTED
     return Verdict(verification, actual, answer=answer, result=answer)
+
+
+class TopviewNotFinished(Exception):
+    """A notice says a task is finished; Topview does not say so (yet)."""

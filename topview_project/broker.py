@@ -1,7 +1,7 @@
 """Handing work to the Celery workers without ever letting the broker fail a request.
 
 Every hand-off is best effort: the work is already committed in the database, and the sweep
-(`notices.services.notice_sweep`) hands on whatever the broker never got. So when the broker is
+(`notices.services.outbox_sweep`) hands on whatever the broker never got. So when the broker is
 down, a process logs it once, stops trying for BROKER_RETRY_AFTER_SECONDS, and answers at once.
 """
 

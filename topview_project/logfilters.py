@@ -1,17 +1,28 @@
-"""Log filters: no secret reaches a log line, whoever wrote it (Django's request log included)."""
+"""Keeping the notice URL's token out of logs and stored headers, whoever wrote them."""
 
 import logging
 import re
 
-# The token is the path segment after /notice/topview/, or a token= query parameter.
-_TOKEN_IN_PATH = re.compile(r"(/notice/topview/)(?!test\b)[^/\s?\"']+")
+from django.conf import settings
+
+# The token is the path segment after /notice/topview/ (unless it is the test route), or a
+# token= query parameter; the configured tokens themselves are blanked wherever they appear.
+_TOKEN_IN_PATH = re.compile(r"(/notice/topview/)(?!test(?:[/?\s\"']|$))[^/\s?\"']+")
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']+")
+REDACTED = "[redacted]"
+
+
+def redact_tokens(text: str) -> str:
+    for token in settings.NOTICE_TOKENS:
+        text = text.replace(token, REDACTED)
+    text = _TOKEN_IN_PATH.sub(rf"\1{REDACTED}", text)
+    return _TOKEN_IN_QUERY.sub(rf"\1{REDACTED}", text)
 
 
 class RedactNoticeTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _TOKEN_IN_QUERY.sub(r"\1[redacted]", _TOKEN_IN_PATH.sub(r"\1[redacted]", message))
+        redacted = redact_tokens(message)
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True

@@ -5,11 +5,13 @@ tasks run in-process. Set DATABASE_URL and CELERY_BROKER_URL to run on PostgreSQ
 with real workers. The README lists every variable.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from standardwebhooks.webhooks import Webhook
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -218,10 +220,20 @@ BROKER_RETRY_AFTER_SECONDS = env_int("BROKER_RETRY_AFTER_SECONDS", 5)
 NOTICE_TOKENS = env_list("NOTICE_TOKENS", "")
 if any(len(token) < 16 for token in NOTICE_TOKENS):
     raise ImproperlyConfigured("NOTICE_TOKENS: each token needs 16+ characters (secrets.token_urlsafe)")
+if PRODUCTION and not NOTICE_TOKENS:
+    raise ImproperlyConfigured("DJANGO_ENV=production needs NOTICE_TOKENS: the notice URL is public")
 # Standard Webhooks secrets (whsec_...), for deployments behind a relay that signs.
 NOTICE_SIGNING_SECRETS = env_list("NOTICE_SIGNING_SECRETS", "")
 # X-Forwarded-For names the client only when the direct peer is one of these (IPs or networks).
 NOTICE_TRUSTED_PROXIES = env_list("NOTICE_TRUSTED_PROXIES", "")
+# Checked here, so that a typo stops the start rather than failing every request.
+try:
+    for _proxy in NOTICE_TRUSTED_PROXIES:
+        ipaddress.ip_network(_proxy, strict=False)
+    for _secret in NOTICE_SIGNING_SECRETS:
+        Webhook(_secret)
+except Exception as _error:  # Whatever the parser says, the start stops with it.
+    raise ImproperlyConfigured(f"NOTICE_TRUSTED_PROXIES or NOTICE_SIGNING_SECRETS: {_error}") from None
 # Requests per minute, per client address and in all; over them, 429 with Retry-After.
 NOTICE_RATE_PER_ADDRESS = env_int("NOTICE_RATE_PER_ADDRESS", 600)
 NOTICE_RATE_OVERALL = env_int("NOTICE_RATE_OVERALL", 12_000)
@@ -266,5 +278,11 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Django's own handlers would print unfiltered and mail every 5xx (with its URL, so
+        # the token) to the admins: Django logs through ours instead. Admins are told of dead
+        # notices, once each.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
 }

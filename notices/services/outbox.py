@@ -24,6 +24,7 @@ from ..parsing import NoticeFormat
 from ..tasks import alert_dead_notice, process_notice
 
 logger = logging.getLogger(__name__)
+_LONGEST_WAIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -48,26 +49,29 @@ def outbox_sweep() -> Sweep:
 def _sweep_due_notices() -> int:
     """Due: pending or failed past its time, or processing past its worker's lease."""
     now = timezone.now()
+    grace = timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS)
     with transaction.atomic():
         due = list(
             Notice.objects.select_for_update(skip_locked=True)
             .filter(state__in=OPEN_STATES, next_attempt_at__lte=now)
             .order_by("next_attempt_at")
-            .values_list("pk", "state")[: settings.NOTICE_SWEEP_BATCH]
+            .only("pk", "state", "received_at", "next_attempt_at")[: settings.NOTICE_SWEEP_BATCH]
         )
-        ids = [pk for pk, _ in due]
-        # Due again after the grace period, should this hand-off be lost too. A lapsed lease
-        # goes back to pending, so that the worker that takes it can claim it.
-        later = now + timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS)
-        Notice.objects.filter(pk__in=ids).update(next_attempt_at=later)
-        Notice.objects.filter(pk__in=ids, state=NoticeState.PROCESSING).update(
-            state=NoticeState.PENDING
-        )
+        states = [notice.state for notice in due]
+        for notice in due:
+            # Due again only if this hand-off is lost too, and the longer a notice has waited
+            # the later: a backlog that takes an hour to drain holds a few copies of a notice,
+            # not hundreds. A lapsed lease goes back to pending, for the next worker to claim.
+            waited = now - notice.received_at
+            notice.next_attempt_at = now + min(max(grace, waited / 2), _LONGEST_WAIT)
+            if notice.state == NoticeState.PROCESSING:
+                notice.state = NoticeState.PENDING
+        Notice.objects.bulk_update(due, ["next_attempt_at", "state"])
     if due:
-        logger.info("Sweep: handing on %s notices (%s)", len(ids), _counted(state for _, state in due))
-    for notice_id in ids:
-        broker.send(process_notice, notice_id)
-    return len(ids)
+        logger.info("Sweep: handing on %s notices (%s)", len(due), _counted(states))
+    for notice in due:
+        broker.send(process_notice, notice.pk)
+    return len(due)
 
 
 def _counted(states) -> str:

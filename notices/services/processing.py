@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tasks.models import Task
 from tasks.services import task_apply_status
-from tasks.status import TaskStatus
+from tasks.status import TERMINAL, TaskStatus
 from tasks.verification import Verdict, Verification, verify_status
 from topview_project import broker
 
@@ -72,14 +72,15 @@ def _claim(notice_id: int) -> tuple[Notice, bool]:
 def _verify(notice: Notice) -> Verdict:
     claimed = TaskStatus(notice.task_status)
     result = (notice.payload or {}).get("result")
-    if notice.is_test or not notice.topview_task_id:
+    task = Task.objects.filter(topview_task_id=notice.topview_task_id).only("biz_type", "status")
+    task = task.first() if notice.topview_task_id else None
+    if notice.is_test or not notice.topview_task_id or (task and task.status in TERMINAL):
+        # Nothing to ask: a test, no task, or a task already finished (the notice is late).
         return Verdict(Verification.NOT_NEEDED, claimed, result=result)
-    known_kind = Task.objects.filter(topview_task_id=notice.topview_task_id).values_list(
-        "biz_type", flat=True
-    )
     return verify_status(
         topview_task_id=notice.topview_task_id,
-        biz_type=notice.biz_type or next(iter(known_kind), ""),
+        # The kind we recorded (we submitted the task) before the kind the sender claims.
+        biz_type=(task.biz_type if task else "") or notice.biz_type,
         claimed=claimed,
         result=result,
     )

@@ -18,6 +18,7 @@ _COUNT = (
     "RETURNING count"
 )
 BODY_HEAD_BYTES = 1024
+HEADER_VALUE_CHARS = 256
 
 
 def refusal_record(
@@ -32,11 +33,13 @@ def refusal_record(
     """Count the refusal; keep it whole while its minute has room. Never raises: the refusal's
     answer must not depend on the database, which may be what is failing."""
     now = timezone.now()
-    logger.warning("Refused a notice request from %s: %s (%s)", remote_addr, reason.label, detail)
     try:
         with connection.cursor() as cursor:
             cursor.execute(_COUNT, [reason, now.replace(second=0, microsecond=0)])
             (count,) = cursor.fetchone()
+        if count == 1:  # One line per reason and minute: a flood does not fill the log either.
+            logger.warning("Refusing notice requests: %s (first: %s from %s); counted in "
+                           "RefusalCount", reason.label, detail, remote_addr)
         if count > settings.NOTICE_REFUSAL_SAMPLE:
             return None
         return Refusal.objects.create(
@@ -44,10 +47,15 @@ def refusal_record(
             reason=reason,
             detail=detail[:255],
             remote_addr=remote_addr,
-            headers=dict(headers),
+            headers=_bounded(headers),
             body_head=body[:BODY_HEAD_BYTES],
             body_size=body_size,
         )
-    except DatabaseError:
-        logger.exception("Could not record a refusal (%s)", reason)
+    except DatabaseError as exc:
+        logger.error("Could not record a refusal (%s): %s", reason, exc)
         return None
+
+
+def _bounded(headers: Mapping[str, str]) -> dict[str, str]:
+    """The headers, each value cut to HEADER_VALUE_CHARS: a refusal row stays small."""
+    return {name[:100]: value[:HEADER_VALUE_CHARS] for name, value in headers.items()}

@@ -96,3 +96,13 @@ def test_notifications_whose_message_was_lost_are_sent_once(eager_celery):
     assert outbox_sweep().notifications == 1
     assert outbox_sweep().notifications == 0
     assert len(mail.outbox) == 1
+
+
+def test_a_notice_waiting_long_is_handed_on_less_often():
+    notice = receive()
+    Notice.objects.filter(pk=notice.pk).update(
+        received_at=timezone.now() - timedelta(hours=1), next_attempt_at=timezone.now()
+    )
+    outbox_sweep()
+    wait = Notice.objects.get(pk=notice.pk).next_attempt_at - timezone.now()
+    assert timedelta(minutes=29) < wait <= timedelta(minutes=30)  # half its age, not 15 s

@@ -128,3 +128,25 @@ def test_a_forwarded_client_is_limited_only_behind_a_trusted_proxy(client, setti
     again = client.post(path, BODY, content_type="application/json", HTTP_X_FORWARDED_FOR="198.51.100.1")
     assert (first.status_code, other.status_code, again.status_code) == (200, 200, 429)
     assert Refusal.objects.get().remote_addr == "198.51.100.1"
+
+
+def test_strangers_cannot_spend_topviews_rate_limit(client, settings):
+    settings.NOTICE_RATE_PER_ADDRESS = 1
+    for _ in range(3):
+        assert post(client, "/notice/topview/not-the-token-at-all").status_code == 401
+    assert post(client, f"/notice/topview/{TOKEN}").status_code == 200
+
+
+def test_a_flood_of_refusals_logs_one_line_a_minute(client, caplog):
+    with caplog.at_level(logging.WARNING, logger="notices"):
+        for _ in range(30):
+            post(client, "/notice/topview/wrong-wrong-wrong-wrong")
+    assert caplog.text.count("Refusing notice requests") == 1
+
+
+def test_a_token_a_proxy_passes_on_in_a_header_is_not_stored(client):
+    post(client, f"/notice/topview/{TOKEN}", **{"X-Original-URI": f"/notice/topview/{TOKEN}?a=1",
+                                                  "Referer": f"https://x/notice/topview?token={TOKEN}"})
+    headers = Notice.objects.get().headers
+    assert TOKEN not in json.dumps(headers)
+    assert headers["X-Original-Uri"] == "/notice/topview/[redacted]?a=1"

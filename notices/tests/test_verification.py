@@ -39,11 +39,29 @@ def test_a_confirmed_success_finishes_the_task_with_topviews_result(topview):
     assert ("/v1/m2v/task/query", "t-1") in topview.queries
 
 
-def test_a_forged_success_cannot_finish_a_task(topview):
+def test_a_success_topview_does_not_confirm_is_retried_and_cannot_finish_the_task(topview):
     topview.add_task("t-1", "running", kind="m2v")
     notice = process("success")
-    assert notice.verification == "contradicted" and notice.state == NoticeState.DONE
-    assert Task.objects.get().status == "running"  # what Topview said, not what the notice said
+    assert notice.state == NoticeState.FAILED and "is 'running'" in notice.last_error
+    assert not Task.objects.filter(status="success").exists()
+    topview.set_status("t-1", "success")  # Topview's own view catches up: the retry confirms.
+    Notice.objects.filter(pk=notice.pk).update(next_attempt_at=notice.received_at)
+    notice = notice_process(notice_id=notice.pk)
+    assert notice.verification == "confirmed" and Task.objects.get().status == "success"
+
+
+def test_topview_saying_the_other_final_status_wins(topview):
+    topview.add_task("t-1", "fail", kind="m2v", error_msg="render failed")
+    notice = process("success")
+    assert notice.verification == "contradicted"
+    task = Task.objects.get()
+    assert (task.status, task.error_message) == ("failed", "render failed")
+
+
+def test_a_finished_task_is_not_asked_about_again(topview):
+    Task.objects.create(topview_task_id="t-1", status="success")
+    notice = process("fail")
+    assert notice.verification == "" and notice.is_late and topview.queries == []
 
 
 def test_a_task_topview_does_not_know_is_not_touched(topview):

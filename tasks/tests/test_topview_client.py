@@ -248,3 +248,32 @@ class serving:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+def test_a_redirect_is_not_followed_with_the_api_key():
+    """urllib would carry Authorization to wherever a 3xx points."""
+    import http.server
+    import threading
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/elsewhere")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = tv.TopviewClient(base_url=f"http://127.0.0.1:{server.server_port}", api_key="k",
+                               topview_uid="u", timeout=5, retries=0)
+        with pytest.raises(tv.TopviewError):
+            client.query("m2v", "t-1")
+    finally:
+        server.shutdown()
+    assert [path for path, _ in seen] == ["/v1/m2v/task/query?taskId=t-1"]
