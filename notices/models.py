@@ -120,6 +120,12 @@ class Notice(models.Model):
                 condition=Q(state=NoticeState.DEAD, alerted_at__isnull=True),
                 name="notice_dead_unalerted_idx",
             ),
+            # /readyz: how old is the oldest notice still open.
+            models.Index(
+                fields=["received_at"],
+                condition=Q(state__in=OPEN_STATES),
+                name="notice_open_received_idx",
+            ),
         ]
         constraints = [
             # The one first delivery of each uuid; the database refuses a second, even concurrent.
@@ -207,3 +213,13 @@ class RefusalCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.count} refused ({self.reason}) at {self.minute:%Y-%m-%d %H:%M}"
+
+
+class Heartbeat(models.Model):
+    """When a periodic job last ran to the end: the sweep writes one, /readyz reads it."""
+
+    name = models.CharField(max_length=32, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -28,3 +28,14 @@ def alert_dead_notice(notice_id: int) -> None:
     from .services import notice_alert_dead
 
     notice_alert_dead(notice_id=notice_id)
+
+
+@shared_task(name="notices.prune")
+def prune() -> None:
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from .services import notice_prune
+
+    notice_prune(older_than=timedelta(days=settings.NOTICE_RETENTION_DAYS))

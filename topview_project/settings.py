@@ -181,7 +181,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 1
 # hands it on later, so a request must not wait for the broker.
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
+# Notices older than this are pruned daily (each task's latest one stays).
+NOTICE_RETENTION_DAYS = env_int("NOTICE_RETENTION_DAYS", 90)
 CELERY_BEAT_SCHEDULE = {
+    "prune": {"task": "notices.prune", "schedule": 24 * 3600},
     "sweep": {
         "task": "notices.sweep",
         "schedule": env_int("NOTICE_SWEEP_INTERVAL_SECONDS", 5),
@@ -254,6 +257,11 @@ CACHES = {
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+
+# /readyz fails when the last sweep is older than this (no worker or no beat), or when the
+# oldest open notice is older than that.
+READY_MAX_WORKER_SILENCE_SECONDS = env_int("READY_MAX_WORKER_SILENCE_SECONDS", 60)
+READY_MAX_BACKLOG_AGE_SECONDS = env_int("READY_MAX_BACKLOG_AGE_SECONDS", 300)
 
 # Who gets mail_admins (a dead notice): "Name <email>, Other <email>".
 ADMINS = [

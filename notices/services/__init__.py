@@ -4,12 +4,14 @@ from .outbox import notice_alert_dead, notice_replay, outbox_sweep
 from .processing import notice_process, retry_delay
 from .receiving import NoticeRefused, notice_receive
 from .refusals import refusal_record
+from .retention import notice_prune
 
 __all__ = [
     "NoticeRefused",
     "refusal_record",
     "notice_alert_dead",
     "notice_process",
+    "notice_prune",
     "notice_receive",
     "notice_replay",
     "outbox_sweep",

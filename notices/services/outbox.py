@@ -19,12 +19,13 @@ from django.utils import timezone
 from tasks.services import notification_sweep
 from topview_project import broker
 
-from ..models import OPEN_STATES, Notice, NoticeState
+from ..models import OPEN_STATES, Heartbeat, Notice, NoticeState
 from ..parsing import NoticeFormat
 from ..tasks import alert_dead_notice, process_notice
 
 logger = logging.getLogger(__name__)
 _LONGEST_WAIT = timedelta(hours=1)
+SWEEP_HEARTBEAT = "sweep"
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,11 @@ class Sweep:
 
 
 def outbox_sweep() -> Sweep:
-    """Hand on every due notice, unsent notification and unalerted dead notice."""
-    return Sweep(
+    """Hand on every due notice, unsent notification and unalerted dead notice.
+
+    Its heartbeat tells /readyz that beat and a worker are alive: both are needed for a sweep.
+    """
+    sweep = Sweep(
         notices=_sweep_due_notices(),
         notifications=notification_sweep(
             older_than=timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS),
@@ -44,6 +48,8 @@ def outbox_sweep() -> Sweep:
         ),
         alerts=_sweep_dead_alerts(),
     )
+    Heartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"at": timezone.now()})
+    return sweep
 
 
 def _sweep_due_notices() -> int:
