@@ -14,6 +14,7 @@ from django.utils.decorators import method_decorator
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import schema
 from .access import client_address, signature_refusal, token_refusal
 from .acknowledgements import ENDPOINT_DESCRIPTION, acknowledgement, utc_now_iso
 from .http import read_body, redacted_headers
@@ -86,9 +87,11 @@ def service_unavailable(detail: str) -> Response:
 
 
 class TopviewNoticeView(NoticeEndpoint):
+    @schema.get_notice
     def get(self, request, token=""):
         return Response(ENDPOINT_DESCRIPTION)
 
+    @schema.post_notice
     def post(self, request, token=""):
         if refused := self.guard(request, token):
             return refused
@@ -118,6 +121,7 @@ class TopviewNoticeView(NoticeEndpoint):
 class TopviewTestNoticeView(NoticeEndpoint):
     """A simulated notice in the simple format, stored as a test and processed before answering."""
 
+    @schema.post_test_notice
     def post(self, request, token=""):
         if not settings.NOTICE_TEST_ENDPOINT:
             return Response({"success": False, "error": "the test endpoint is off"}, status=404)
