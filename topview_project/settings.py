@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line logged during a request carries its id.
+    "topview_project.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -283,18 +285,26 @@ ADMINS = [
 SERVER_EMAIL = env_str("DJANGO_SERVER_EMAIL", "topview-notices@localhost")
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# plain: one readable line per record; json: one JSON object per line, for a log collector.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(levelname)s %(asctime)s %(name)s: %(message)s"},
+        "json": {"()": "topview_project.logjson.JsonFormatter"},
     },
-    "filters": {"redact_tokens": {"()": "topview_project.logfilters.RedactNoticeTokens"}},
+    "filters": {
+        "log_context": {"()": "topview_project.logcontext.LogContextFilter"},
+        "redact_tokens": {"()": "topview_project.logfilters.RedactNoticeTokens"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_tokens"],
+            "formatter": LOG_FORMAT,
+            "filters": ["log_context", "redact_tokens"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -18,6 +18,7 @@ from tasks.services import task_apply_status
 from tasks.status import TERMINAL, TaskStatus
 from tasks.verification import Verdict, Verification, verify_status
 from topview_project import broker
+from topview_project.logcontext import log_context
 
 from ..models import Notice, NoticeState
 from ..tasks import alert_dead_notice
@@ -26,14 +27,23 @@ logger = logging.getLogger(__name__)
 
 
 def notice_process(*, notice_id: int) -> Notice:
-    """Apply a stored notice to its task; for a notice already done or dead, nothing changes."""
-    notice, claimed = _claim(notice_id)
-    if not claimed:
-        return notice
+    """Apply a stored notice to its task; for a notice already done or dead, nothing changes.
+
+    Lines logged meanwhile carry the notice's id and taskId.
+    """
+    with log_context(notice_id=notice_id):
+        notice, claimed = _claim(notice_id)
+        if not claimed:
+            return notice
+        with log_context(task_id=notice.topview_task_id):
+            return _attempt(notice)
+
+
+def _attempt(notice: Notice) -> Notice:
     try:
         verdict = _verify(notice)  # Asks Topview over HTTP: outside any transaction or lock.
         with transaction.atomic():
-            notice = Notice.objects.select_for_update().get(pk=notice_id)
+            notice = Notice.objects.select_for_update().get(pk=notice.pk)
             if notice.state != NoticeState.PROCESSING:
                 return notice  # Another worker finished it while we waited for the lock.
             _apply(notice, verdict)
@@ -46,8 +56,8 @@ def notice_process(*, notice_id: int) -> Notice:
             ])
             return notice
     except Exception as exc:
-        logger.exception("Notice %s failed (attempt %s)", notice_id, notice.attempts)
-        return _record_failure(notice_id, exc)
+        logger.exception("Notice %s failed (attempt %s)", notice.pk, notice.attempts)
+        return _record_failure(notice.pk, exc)
 
 
 def _claim(notice_id: int) -> tuple[Notice, bool]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tasks.status import normalise_status
 from topview_project import broker
+from topview_project.logcontext import log_context
 
 from ..access import topview_uid_refusal
 from ..models import Notice, NoticeState
@@ -82,9 +83,10 @@ def notice_receive(
             seconds=settings.NOTICE_SWEEP_GRACE_SECONDS
         )
     _insert_once(notice)
-    _log_received(notice)
-    if notice.state == NoticeState.PENDING and not is_test:
-        broker.send_on_commit(process_notice, notice.pk)
+    with log_context(notice_id=notice.pk, task_id=notice.topview_task_id):
+        _log_received(notice)
+        if notice.state == NoticeState.PENDING and not is_test:
+            broker.send_on_commit(process_notice, notice.pk)
     return notice
 
 
