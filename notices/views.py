@@ -7,6 +7,7 @@ before the answer, so the audit row survives whatever happens after it.
 import json
 import logging
 import secrets
+import time
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
@@ -14,11 +15,14 @@ from django.utils.decorators import method_decorator
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from topview_project import metrics
+
 from . import schema
 from .access import client_address, signature_refusal, token_refusal
 from .acknowledgements import ENDPOINT_DESCRIPTION, acknowledgement, utc_now_iso
 from .http import read_body, redacted_headers
 from .models import NoticeState, RefusalReason
+from .parsing import NoticeFormat
 from .ratelimit import seconds_until_allowed
 from .services import NoticeRefused, notice_process, notice_receive, refusal_record
 
@@ -64,6 +68,7 @@ class NoticeEndpoint(APIView):
         return None
 
     def refuse(self, request, reason, detail: str, status: int, *, body=None, headers=None):
+        self.refusal_reason = reason.value
         refusal_record(
             reason=reason,
             detail=detail,
@@ -87,6 +92,21 @@ def service_unavailable(detail: str) -> Response:
 
 
 class TopviewNoticeView(NoticeEndpoint):
+    def dispatch(self, request, *args, **kwargs):
+        """Count and time each POST, whatever its answer: increments only, no query."""
+        if request.method != "POST":
+            return super().dispatch(request, *args, **kwargs)
+        started = time.perf_counter()
+        self.notice_format, self.refusal_reason, response = "unknown", None, None
+        try:
+            response = super().dispatch(request, *args, **kwargs)
+            return response
+        finally:  # An exception that escapes DRF becomes Django's 500.
+            status_class = f"{response.status_code // 100}xx" if response else "5xx"
+            outcome = self.refusal_reason or status_class
+            metrics.NOTICES_RECEIVED.labels(self.notice_format, outcome).inc()
+            metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
+
     @schema.get_notice
     def get(self, request, token=""):
         return Response(ENDPOINT_DESCRIPTION)
@@ -113,7 +133,9 @@ class TopviewNoticeView(NoticeEndpoint):
                 incomplete=body.incomplete,
             )
         except NoticeRefused as refused:
+            self.notice_format = NoticeFormat.TOPVIEW.value  # Only its callbacks name an account.
             return self.refuse(request, RefusalReason.TOPVIEW_UID, str(refused), 403, body=body)
+        self.notice_format = notice.format
         status, answer = acknowledgement(notice)
         return Response(answer, status=408 if body.incomplete else status)
 

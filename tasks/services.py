@@ -8,7 +8,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from topview_project import broker
+from topview_project import broker, metrics
 
 from .lifecycle import Transition, transition
 from .models import Notification, Task
@@ -121,5 +121,6 @@ def notification_send(*, notification_id: int) -> Notification:
         raise
     notification.sent_at = timezone.now()
     notification.save(update_fields=["sent_at"])
+    metrics.NOTIFICATIONS_SENT.labels(notification.status).inc()
     logger.info("Told %s that task %s %s", notification.user, task.topview_task_id, verb)
     return notification

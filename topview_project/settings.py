@@ -284,6 +284,14 @@ ADMINS = [
 ]
 SERVER_EMAIL = env_str("DJANGO_SERVER_EMAIL", "topview-notices@localhost")
 
+# GET /metrics (Prometheus). Keep it off the public internet: the proxy in front should not
+# route it. With PROMETHEUS_MULTIPROC_DIR set (read by prometheus_client itself), every process
+# (gunicorn workers, Celery's prefork children) writes its counts there and /metrics adds them up.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not os.path.isdir(PROMETHEUS_MULTIPROC_DIR):
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR {PROMETHEUS_MULTIPROC_DIR!r} is not a folder")
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 # plain: one readable line per record; json: one JSON object per line, for a log collector.
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")

@@ -7,6 +7,7 @@ next attempt, which the sweep honours; after NOTICE_MAX_ATTEMPTS the notice is d
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +18,7 @@ from tasks.models import Task
 from tasks.services import task_apply_status
 from tasks.status import TERMINAL, TaskStatus
 from tasks.verification import Verdict, Verification, verify_status
-from topview_project import broker
+from topview_project import broker, metrics
 from topview_project.logcontext import log_context
 
 from ..models import Notice, NoticeState
@@ -40,6 +41,9 @@ def notice_process(*, notice_id: int) -> Notice:
 
 
 def _attempt(notice: Notice) -> Notice:
+    """One claimed attempt, timed; a notice done for the first time gives its end-to-end time."""
+    started = time.perf_counter()
+    end_to_end = None
     try:
         verdict = _verify(notice)  # Asks Topview over HTTP: outside any transaction or lock.
         with transaction.atomic():
@@ -47,17 +51,22 @@ def _attempt(notice: Notice) -> Notice:
             if notice.state != NoticeState.PROCESSING:
                 return notice  # Another worker finished it while we waited for the lock.
             _apply(notice, verdict)
+            if notice.processed_at is None:
+                notice.processed_at = timezone.now()
+                end_to_end = (notice.processed_at - notice.received_at).total_seconds()
             notice.state = NoticeState.DONE
-            notice.processed_at = notice.processed_at or timezone.now()
             notice.next_attempt_at = None
             notice.save(update_fields=[
                 "task", "is_late", "verification", "verification_answer", "state",
                 "processed_at", "next_attempt_at",
             ])
-            return notice
     except Exception as exc:
         logger.exception("Notice %s failed (attempt %s)", notice.pk, notice.attempts)
-        return _record_failure(notice.pk, exc)
+        notice, end_to_end = _record_failure(notice.pk, exc), None
+    metrics.PROCESS_SECONDS.labels(notice.state).observe(time.perf_counter() - started)
+    if end_to_end is not None:
+        metrics.END_TO_END_SECONDS.observe(end_to_end)
+    return notice
 
 
 def _claim(notice_id: int) -> tuple[Notice, bool]:

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
+from topview_project import metrics
+
 from ..models import Refusal, RefusalCount, RefusalReason
 
 logger = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ def refusal_record(
 ) -> Refusal | None:
     """Count the refusal; keep it whole while its minute has room. Never raises: the refusal's
     answer must not depend on the database, which may be what is failing."""
+    metrics.NOTICES_REFUSED.labels(reason.value).inc()
     now = timezone.now()
     try:
         with connection.cursor() as cursor:
