@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/topview_notices
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/0
 HOST_PORT ?= 127.0.0.1:8000
+# Where the server's and the worker's processes count for /metrics (one scrape adds them up).
+METRICS_DIR ?= $(CURDIR)/.metrics
 
 .PHONY: run test worker beat check compose-check clean bench-admin faults
 
@@ -17,7 +19,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 # With CELERY_BROKER_URL set, a worker runs beside the server and stops with it.
 run: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
-	@if [ -n "$$CELERY_BROKER_URL" ]; then \
+	rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	@export PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR); if [ -n "$$CELERY_BROKER_URL" ]; then \
 		$(PY) -m celery -A topview_project worker --beat --loglevel=INFO & worker=$$!; \
 		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 		$(PY) manage.py runserver $(HOST_PORT); \
@@ -48,7 +51,7 @@ compose-check:
 	docker-compose config --quiet
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis db.sqlite3
+	rm -rf $(VENV) .pytest_cache .hypothesis db.sqlite3 $(METRICS_DIR)
 
 # The fault suite (issue 3): a stack of its own, load, four faults, a table; FAULTS_ARGS=--short in CI.
 faults: $(VENV)/.installed

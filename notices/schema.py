@@ -2,6 +2,7 @@
 inferred from a serializer; what it takes and answers is said here, with examples."""
 
 from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 
@@ -52,3 +53,12 @@ post_test_notice = extend_schema(
     request=None,
     responses={200: OpenApiTypes.OBJECT, 401: ERROR, 404: ERROR, 503: ERROR},
 )
+
+
+
+class NoticeAutoSchema(AutoSchema):
+    """One view serves /notice/topview and /notice/topview/{token}: distinct operation ids."""
+
+    def get_operation_id(self):
+        operation_id = super().get_operation_id()
+        return f"{operation_id}_with_token" if "{token}" in self.path else operation_id
