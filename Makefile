@@ -9,7 +9,7 @@ HOST_PORT ?= 127.0.0.1:8000
 # Where the server's and the worker's processes count for /metrics (one scrape adds them up).
 METRICS_DIR ?= $(CURDIR)/.metrics
 
-.PHONY: run test worker beat check compose-check clean bench-admin faults
+.PHONY: run test worker beat check compose-check clean bench-admin bench faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,3 +63,8 @@ bench-admin: $(VENV)/.installed
 	psql "$(BENCH_DATABASE_URL)" -c "SELECT 1" >/dev/null 2>&1 || \
 		createdb -h 127.0.0.1 -U postgres $(notdir $(BENCH_DATABASE_URL))
 	PYTHONPATH=. DATABASE_URL=$(BENCH_DATABASE_URL) DJANGO_DEBUG=0 $(PY) bench/admin_million.py
+
+# Ingest, end to end, worker drain and memory on a stack of its own (about 4 minutes; never in
+# CI): prints a table, writes bench/last-run.json and bench/last-run.png.
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
