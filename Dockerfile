@@ -18,4 +18,4 @@ USER app
 
 EXPOSE 8000
 
-CMD ["gunicorn", "topview_project.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "topview_project.wsgi:application", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--workers", "2", "--threads", "4"]

@@ -4,7 +4,7 @@ import logging.config
 import os
 
 from celery import Celery
-from celery.signals import setup_logging
+from celery.signals import setup_logging, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "topview_project.settings")
 
@@ -20,3 +20,15 @@ def _log_as_django_does(**kwargs) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@task_prerun.connect
+def _keep_healthy_db_connections(**kwargs) -> None:
+    """What Django does at each request, at each task: keep a connection for CONN_MAX_AGE, close
+    one that failed or aged. Celery's own fixup would close every connection around every task
+    (measured: 29 against 75 notices/s per worker process); CELERY_DB_REUSE_MAX stops that, and
+    this check keeps a database restart from leaving a worker with a dead connection."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
