@@ -14,6 +14,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from topview_project.celery import app as celery_app
+from topview_project.tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent
 
@@ -133,9 +134,7 @@ def gunicorn_server(django_db_setup, django_db_blocker, tmp_path_factory):
         # No rate limits: the tests that use it send thousands of requests from one address.
         env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_DEBUG": "0",
                "NOTICE_RATE_PER_ADDRESS": "0", "NOTICE_RATE_OVERALL": "0"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = folder / "gunicorn.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(

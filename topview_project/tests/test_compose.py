@@ -20,14 +20,10 @@ import yaml
 from conftest import ROOT, database_url
 from notices.models import Notice, NoticeState
 
+from .servers import free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 SERVICES = ("web", "worker", "beat")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def argv(command, port: int, schedule: Path) -> list[str]:
