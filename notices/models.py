@@ -16,6 +16,13 @@ class NoticeState(models.TextChoices):
     DEAD = "dead", "Dead (gave up)"
 
 
+class NoticeSource(models.TextChoices):
+    """Where a notice came from, so the audit trail shows where every status came from."""
+
+    CALLBACK = "callback", "Callback (posted to us)"
+    POLL = "poll", "Poll (our query to Topview)"
+
+
 # States in which a notice still has work to do: the sweep watches these.
 OPEN_STATES = [NoticeState.PENDING, NoticeState.PROCESSING, NoticeState.FAILED]
 
@@ -61,6 +68,10 @@ class Notice(models.Model):
     )
     verification_answer = models.JSONField(
         "Topview's answer", null=True, blank=True, help_text="What the query endpoint said."
+    )
+    source = models.CharField(
+        max_length=16, choices=NoticeSource.choices, default=NoticeSource.CALLBACK,
+        help_text="Posted to the notice URL, or Topview's answer when we asked (reconciliation).",
     )
     is_test = models.BooleanField("test", default=False, help_text="Simulated: nobody is told.")
     is_duplicate = models.BooleanField(
@@ -109,6 +120,9 @@ class Notice(models.Model):
                 fields=["-received_at"], condition=Q(is_duplicate=True), name="notice_duplicate_idx"
             ),
             models.Index(fields=["-received_at"], condition=Q(is_test=True), name="notice_test_idx"),
+            models.Index(
+                fields=["-received_at"], condition=Q(source=NoticeSource.POLL), name="notice_poll_idx"
+            ),
             # The sweep's two questions: which notices are due, which dead ones are not alerted.
             models.Index(
                 fields=["next_attempt_at"],
@@ -136,6 +150,9 @@ class Notice(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(format__in=NoticeFormat.values), name="notice_format_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=NoticeSource.values), name="notice_source_valid"
             ),
             models.CheckConstraint(
                 condition=Q(state__in=NoticeState.values), name="notice_state_valid"

@@ -14,6 +14,11 @@ class Task(models.Model):
     biz_type = models.CharField(
         "bizType", max_length=64, blank=True, help_text="Topview's kind of task, e.g. M2V_EXPORT."
     )
+    kind = models.CharField(
+        max_length=32, blank=True,
+        help_text="The API the task was submitted to (topview_client.KINDS), where we know it: "
+        "it says where to query the task.",
+    )
     status = models.CharField(
         max_length=16, choices=TaskStatus.choices, default=TaskStatus.UNKNOWN,
         help_text="Normalised status; success and failed are final.",
