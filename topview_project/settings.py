@@ -126,7 +126,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{env_str('SQLITE_PATH', str(BASE_DIR / 'db.sqlite3'))}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off: the check is a SELECT 1 before each request's first query, a third of a notice's
+        # database round trips. Without it, a connection that broke (a database restart) fails
+        # one request (503, which Topview retries) and Django closes it after that request.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -234,6 +237,10 @@ NOTICE_PROCESSING_LEASE_SECONDS = env_int("NOTICE_PROCESSING_LEASE_SECONDS", 60)
 NOTICE_SWEEP_BATCH = env_int("NOTICE_SWEEP_BATCH", 500)
 # After a failed publish, a web process leaves the broker alone this long before trying again.
 BROKER_RETRY_AFTER_SECONDS = env_int("BROKER_RETRY_AFTER_SECONDS", 5)
+# Notices are handed to the workers in batches: one message per window of this many
+# milliseconds holds up to BROKER_BATCH_MAX notice ids.
+BROKER_BATCH_WINDOW_MS = env_int("BROKER_BATCH_WINDOW_MS", 5)
+BROKER_BATCH_MAX = env_int("BROKER_BATCH_MAX", 100)
 
 # Who may post notices. Tokens: the secret part of the notice URL we give Topview
 # (/notice/topview/<token>, or ?token=); several at once, so one can be rotated out.
