@@ -8,6 +8,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from live.services import task_broadcast_on_commit
 from topview_project import broker, metrics
 
 from .lifecycle import Transition, transition
@@ -53,6 +54,7 @@ def task_apply_status(
         task.duration_ms = fields.duration_ms
         task.cost_credits = fields.cost_credits
     task.save()
+    task_broadcast_on_commit(task=task)  # Live updates: the owner's sockets, after commit.
     if step.finished and notify_owner and task.owner_id:
         _notification_record(task)
     return task, step

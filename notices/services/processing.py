@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from live.services import notice_broadcast_on_commit
 from tasks.models import Task
 from tasks.services import task_apply_status
 from tasks.status import TERMINAL, TaskStatus
@@ -63,6 +64,7 @@ def _attempt(notice: Notice) -> Notice:
     except Exception as exc:
         logger.exception("Notice %s failed (attempt %s)", notice.pk, notice.attempts)
         notice, end_to_end = _record_failure(notice.pk, exc), None
+    notice_broadcast_on_commit(notice=notice)  # Live updates: staff pages show it (best effort).
     metrics.PROCESS_SECONDS.labels(notice.state).observe(time.perf_counter() - started)
     if end_to_end is not None:
         metrics.END_TO_END_SECONDS.observe(end_to_end)
