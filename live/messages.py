@@ -15,7 +15,9 @@ NOTICE_FIELDS = ("id", "topview_task_id", "task_status", "biz_type", "received_a
 
 def _identity(row: Notice | Task, status: str) -> dict[str, Any]:
     """What both messages start with: which task (Topview's taskId), its kind, its status."""
-    return {"id": row.pk, "taskId": row.topview_task_id, "status": str(status), "bizType": row.biz_type}
+    return {
+        "id": row.pk, "taskId": row.topview_task_id, "status": str(status), "bizType": row.biz_type,
+    }
 
 
 def notice_message(notice: Notice) -> dict[str, Any]:

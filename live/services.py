@@ -65,7 +65,8 @@ class _LayerHealth:
     def worked(self, now: float) -> None:
         with self.lock:
             if self.failing_since is not None:
-                logger.warning("Channel layer reachable again after %.0f s", now - self.failing_since)
+                down_for = now - self.failing_since
+                logger.warning("Channel layer reachable again after %.0f s", down_for)
                 self.failing_since = None
 
 
@@ -89,7 +90,9 @@ class _SenderLoop:
         with self.lock:
             if self.loop is None or self.pid != os.getpid():
                 self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
-                threading.Thread(target=self.loop.run_forever, name="live-broadcast", daemon=True).start()
+                thread = threading.Thread(target=self.loop.run_forever, name="live-broadcast")
+                thread.daemon = True
+                thread.start()
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
             future.result(timeout)
