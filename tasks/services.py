@@ -10,6 +10,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from live.services import task_broadcast_on_commit
 from topview_project import broker, metrics
 from topview_project.bulk import bulk_update
 
@@ -77,6 +78,8 @@ class TaskBatch:
     def save(self) -> None:
         if self.moved:
             bulk_update(list(self.moved.values()), _MOVED_FIELDS)
+        for task in self.moved.values():
+            task_broadcast_on_commit(task=task)  # Live: the owner's sockets, after commit.
         for task in self.finished:
             _notification_record(task)
 

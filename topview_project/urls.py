@@ -14,3 +14,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("metrics", metrics_view, name="metrics"),
 ]
+
+# Live updates: the staff page of incoming notices (its WebSockets are in live/routing.py).
+urlpatterns += [path("live/", include("live.urls"))]
