@@ -25,7 +25,7 @@ def answers(url: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("deliveries", ["once", "out-of-order"])
+@pytest.mark.parametrize("deliveries", ["twice", "out-of-order"])
 def test_the_demo_prints_each_step_and_stops_what_it_started(tmp_path, deliveries):
     done = subprocess.run(
         [sys.executable, "demo/run.py", "--delay", "0.5", "--deliveries", deliveries,
