@@ -1,7 +1,9 @@
 """The Task API: users submit Topview tasks and read their own, never anyone else's."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse, extend_schema, extend_schema_view, inline_serializer,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.pagination import CursorPagination
@@ -56,21 +58,18 @@ SUBMIT_ERRORS = {
 }
 
 
+@extend_schema_view(get=extend_schema(
+    summary="List your tasks, newest first", tags=["tasks"],
+    description="Only your own tasks. Cursor pagination: follow `next` and `previous`.",
+    responses={200: TaskSerializer(many=True),
+               400: OpenApiResponse(description="A filter's value is invalid"),
+               401: OpenApiResponse(API_ERROR, description="Not authenticated")},
+))
 class TaskListView(OwnTasks, generics.ListAPIView):
     parser_classes = [JSONParser]
     filter_backends = [DjangoFilterBackend]
     filterset_class = TaskFilter
     pagination_class = TaskCursorPagination
-
-    @extend_schema(
-        summary="List your tasks, newest first", tags=["tasks"],
-        description="Only your own tasks. Cursor pagination: follow `next` and `previous`.",
-        responses={200: TaskSerializer(many=True),
-                   400: OpenApiResponse(description="A filter's value is invalid"),
-                   401: OpenApiResponse(API_ERROR, description="Not authenticated")},
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Submit a task to Topview", tags=["tasks"], request=TaskSubmitSerializer,
