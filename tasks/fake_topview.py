@@ -259,7 +259,7 @@ class FakeTopview:
 
     def _auto_finish(self, task: FakeTask) -> None:
         """A submitted task runs, then finishes and is called back in `callback_mode`."""
-        task.status = "running"
+        self.set_status(task.task_id, "running")
         mode = self.callback_mode
         self.finish(task.task_id, deliveries={"twice": 2, "never": 0}.get(mode, 1),
                     also_running=mode == "out-of-order", running_last=True,
@@ -293,7 +293,7 @@ class FakeTopview:
         with self._lock:
             self.requests.append({"method": method, "path": path, "query": query,
                                   "headers": headers, "body": body})
-            if method in {"GET", "HEAD"} and path in _QUERY:
+            if method == "GET" and path in _QUERY:
                 self.queries.append((path, query.get("taskId", "")))
             stall = self._stalls.pop(0) if self._stalls else 0.0
             failure = self._failures.pop(0) if self._failures else None
