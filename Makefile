@@ -70,3 +70,9 @@ bench-admin: $(VENV)/.installed
 # CI): prints a table, writes bench/last-run.json and bench/last-run.png.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py
+
+# The whole loop on this machine (issue 6): fake Topview, web server, a task submitted through the
+# API and finished by the fake's callback, each step printed. DEMO_ARGS="--deliveries twice".
+.PHONY: demo
+demo: $(VENV)/.installed
+	$(PY) demo/run.py $(DEMO_ARGS)

@@ -4,10 +4,12 @@ Stdlib only (urllib + json): three calls do not justify a dependency. Every answ
 `{"code", "message", "result"}`; a code other than "200" becomes an exception from `ERRORS`, so a
 caller catches exactly what it can act on (`TopviewInsufficientCredit`, `TopviewNotFound`, ...).
 Only what may pass by itself is retried (busy, server errors, the network); a 4xxx never is.
+A submit is retried only when Topview cannot have acted on it (see `TopviewClient.submit`).
 """
 
 import http.client
 import json
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -37,6 +39,19 @@ class TopviewProtocolError(TopviewError):
 
 class TopviewConnectionError(TopviewError):
     """Topview could not be reached, or did not answer within the timeout."""
+
+
+class TopviewNotReached(TopviewConnectionError):
+    """The connection was refused (or the host name did not resolve): nothing was sent."""
+
+
+class TopviewSubmitUncertain(TopviewError):
+    """A submit may have reached Topview and created its task, but no answer says so.
+
+    A timeout, a connection reset after the request was sent, a server error other than 5003:
+    submitting again could create the task twice (Topview has no idempotency key), so the
+    submit is not retried. The original error is `__cause__`; `code` and `http_status` are its.
+    """
 
 
 class TopviewParameterError(TopviewError): ...            # 4000
@@ -144,10 +159,21 @@ class TopviewClient:
     def submit(self, kind: TaskKind | str, payload: dict, *, notice_url: str) -> dict:
         """Start a task; Topview answers {taskId, status, errorMsg} and later posts to notice_url.
 
-        Beware: a submit that timed out may have created its task, and is retried like any call.
+        Retried only when Topview cannot have acted on it: a refused connection (nothing was
+        sent) and 5003 "server busy, retry later". Anything else that leaves the outcome open
+        raises TopviewSubmitUncertain rather than risk creating the task twice.
         """
         body = {**payload, "noticeUrl": notice_url}
-        return _as_dict(self._call("POST", _kind(kind).submit_path, body=body))
+        try:
+            answer = self._call("POST", _kind(kind).submit_path, body=body,
+                                retry_on=(TopviewBusy, TopviewNotReached))
+        except (TopviewBusy, TopviewNotReached):
+            raise
+        except (TopviewServerError, TopviewConnectionError) as error:
+            raise TopviewSubmitUncertain(
+                f"the task may have been created ({error}); not retried, to create it only once",
+                code=error.code, http_status=error.http_status) from error
+        return _as_dict(answer)
 
     def query(self, kind: TaskKind | str, task_id: str, *, cloudfront: bool = False) -> dict:
         """The task as Topview sees it now: `status`, maybe `errorMsg` and its result fields."""
@@ -164,12 +190,14 @@ class TopviewClient:
         return result if isinstance(result, dict) else {"result": result}
 
     def _call(self, method: str, path: str, *, params: dict | None = None,
-              body: dict | None = None) -> Any:
+              body: dict | None = None,
+              retry_on: tuple[type[TopviewError], ...] = (TopviewServerError,
+                                                          TopviewConnectionError)) -> Any:
         """One call, retried with exponential backoff while the fault may pass by itself."""
         for attempt in range(self.retries + 1):
             try:
                 return self._once(method, path, params, body)
-            except (TopviewServerError, TopviewConnectionError):
+            except retry_on:
                 if attempt == self.retries:
                     raise
             self.sleep(self.backoff_seconds * 2**attempt)
@@ -189,7 +217,12 @@ class TopviewClient:
             status, raw = error.code, _read(error)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
-            raise TopviewConnectionError(f"{method} {path}: {reason}") from error
+            # A refused connection or an unknown host fails before a byte is sent (urllib wraps
+            # what fails while connecting and sending in URLError): Topview never saw it.
+            not_sent = isinstance(error, urllib.error.URLError) and isinstance(
+                reason, (ConnectionRefusedError, socket.gaierror))
+            error_class = TopviewNotReached if not_sent else TopviewConnectionError
+            raise error_class(f"{method} {path}: {reason}") from error
         return _unwrap(raw, status)
 
 

@@ -162,6 +162,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "notices.schema.NoticeAutoSchema",
 }
+# The Task API (tasks/api): users authenticate with a DRF token (`Authorization: Token <key>`)
+# or their session; its list is filtered with django-filter.
+INSTALLED_APPS += ["rest_framework.authtoken", "django_filters"]
 SPECTACULAR_SETTINGS = {
     "TITLE": "topview-notices",
     "DESCRIPTION": "Receives Topview AI task callbacks, keeps every one, follows each task.",

@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("metrics", metrics_view, name="metrics"),
+    # The Task API for the product's users (tasks/api).
+    path("api/", include("tasks.api.urls")),
 ]
 
 # Live updates: the staff page of incoming notices (its WebSockets are in live/routing.py).

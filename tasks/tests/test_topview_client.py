@@ -277,3 +277,74 @@ def test_a_redirect_is_not_followed_with_the_api_key():
     finally:
         server.shutdown()
     assert [path for path, _ in seen] == ["/v1/m2v/task/query?taskId=t-1"]
+
+
+# -- a submit is retried only when Topview cannot have acted on it --------------------------
+
+
+@pytest.mark.parametrize("fault", [
+    lambda f: f.stall_next(3.0), lambda f: f.reset_next(),
+    lambda f: f.fail_next("5000"), lambda f: f.fail_next("5001", http_status=502),
+    lambda f: f.fail_next_http(500), lambda f: f.fail_next_http(503),
+], ids=["timeout", "reset", "5000", "5001-on-502", "http-500", "http-503"])
+def test_a_submit_that_may_have_reached_topview_is_not_retried(fake, fault):
+    sleeps = Sleeps()
+    fault(fake)
+    started = time.monotonic()
+    with pytest.raises(tv.TopviewSubmitUncertain, match="may have been created") as caught:
+        client_for(fake, sleep=sleeps, timeout=0.3).submit("m2v", {}, notice_url="https://us/n")
+    assert time.monotonic() - started < 2.5
+    assert isinstance(caught.value.__cause__, (tv.TopviewServerError, tv.TopviewConnectionError))
+    assert sleeps == [] and len(fake.requests) == 1
+
+
+def test_a_submit_whose_answer_was_lost_created_its_task_exactly_once(fake):
+    """The fault the rule is for: the task exists at Topview although the client saw an error."""
+    fake.reset_next()
+    with pytest.raises(tv.TopviewSubmitUncertain):
+        client_for(fake).submit("m2v", {"a": 1}, notice_url="https://us/n")
+    assert len(fake.tasks) == 1
+
+
+def test_a_busy_submit_is_retried_and_creates_one_task(fake):
+    sleeps = Sleeps()
+    fake.fail_next("5003", times=2)
+    submitted = client_for(fake, sleep=sleeps).submit("m2v", {}, notice_url="https://us/n")
+    assert sleeps == [1.0, 2.0] and list(fake.tasks) == [submitted["taskId"]]
+
+
+def test_a_submit_busy_on_every_try_raises_busy(fake):
+    fake.fail_next("5003", times=4)
+    with pytest.raises(tv.TopviewBusy):
+        client_for(fake, retries=3).submit("m2v", {}, notice_url="https://us/n")
+    assert fake.tasks == {}
+
+
+def test_a_refused_submit_is_retried_once_topview_listens_again(fake):
+    fake.refuse_connections()
+    sleeps = []
+
+    def sleep(seconds):  # Topview comes back while the client waits.
+        sleeps.append(seconds)
+        fake.start_listening()
+
+    submitted = client_for(fake, sleep=sleep).submit("m2v", {}, notice_url="https://us/n")
+    assert sleeps == [1.0] and list(fake.tasks) == [submitted["taskId"]]
+
+
+def test_a_submit_refused_on_every_try_raises_not_reached(fake):
+    fake.refuse_connections()
+    sleeps = Sleeps()
+    with pytest.raises(tv.TopviewNotReached):
+        client_for(fake, sleep=sleeps, retries=2).submit("m2v", {}, notice_url="https://us/n")
+    assert sleeps == [1.0, 2.0]
+
+
+def test_query_and_check_are_still_retried_after_a_reset(fake):
+    sleeps = Sleeps()
+    fake.add_task("t-1", "running")
+    fake.reset_next(times=2)
+    assert client_for(fake, sleep=sleeps).query("m2v", "t-1")["status"] == "running"
+    fake.reset_next()
+    assert client_for(fake, sleep=sleeps).check_notice_url("https://us/n")["result"] == "success"
+    assert sleeps == [1.0, 2.0, 1.0]
