@@ -169,9 +169,14 @@ class Bench:
     def end_to_end(self, server_args: list[str]) -> dict:
         self.start_worker()
         self.start_web("topview_project.wsgi:application", server_args)
+        parts = {"web": self.web, "worker": self.worker, "postgres": self.stack.postgres,
+                 "redis": self.stack.redis}
+        cpu_before = {name: cpu_seconds(process) for name, process in parts.items()}
         sent = send(self.url, count=E2E_RATE * E2E_SECONDS, rate=E2E_RATE)
         backlog = self.open_notices()
         drained_after = self.wait_drained(timeout=E2E_DRAIN_WAIT_SECONDS)
+        cpu_ms = {name: round(1000 * (cpu_seconds(process) - cpu_before[name]) / sent["sent"], 2)
+                  for name, process in parts.items()}
         # A notice still open counts as processed now: then the figures are lower bounds.
         p50, p99, processed = self.db.execute(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), "
@@ -183,7 +188,8 @@ class Bench:
         self.reset()  # The web stays up for the drain.
         return {**sent, "processed": processed, "p50_s": round(float(p50), 3),
                 "p99_s": round(float(p99), 3), "backlog_at_end": backlog,
-                "drained_after_s": round(drained_after, 1), "peak_rss_mb": memory}
+                "drained_after_s": round(drained_after, 1), "cpu_ms_per_notice": cpu_ms,
+                "peak_rss_mb": memory}
 
     def drain(self, app: str) -> dict:
         """Notices published with no worker running; then one worker process takes them all."""
@@ -199,6 +205,24 @@ class Bench:
         return {"notices": DRAIN_NOTICES, "done": done, "fill_errors": filled["errors"],
                 "per_second": round((done - 1) / (last - first).total_seconds(), 1),
                 "peak_rss_mb": memory}
+
+
+def cpu_seconds(process: Managed | None) -> float:
+    """CPU time (user + system) used so far by a process and its live descendants, and by the
+    children it has waited for (PostgreSQL's ended backends): robust to other load, unlike
+    rates, so the run says what a notice costs each part even on a busy machine."""
+    if process is None or not process.alive():
+        return 0.0
+    total = 0
+    for pid in process.family():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if pid == process.pid:
+            total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -320,6 +344,8 @@ def report(results: dict) -> None:
           f" p50 {e2e['p50_s'] * 1000:.0f} ms, p99 {e2e['p99_s'] * 1000:.0f} ms, "
           f"errors {e2e['errors']}, backlog at the end {e2e['backlog_at_end']}, "
           f"{e2e['sent'] - e2e['processed']} still open {E2E_DRAIN_WAIT_SECONDS} s later")
+    print(f"  CPU per notice, ms: {json.dumps(e2e['cpu_ms_per_notice'])} "
+          f"(all of it: {sum(e2e['cpu_ms_per_notice'].values()):.2f} ms)")
     print("\nOne worker process, concurrency 1:")
     for name, drain in results["worker_drain"].items():
         print(f"  {name:28} {drain['per_second']:7.1f} notices/s ({drain['done']} of {drain['notices']} done)")

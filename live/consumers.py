@@ -30,7 +30,10 @@ class _ListeningConsumer(AsyncJsonWebsocketConsumer):
         """Clients only listen: whatever they send is ignored."""
 
     async def live_update(self, event: dict) -> None:
-        await self.send_json(event["data"])
+        """One JSON message per frame; a batch comes as a list (`services.broadcast`)."""
+        data = event["data"]
+        for message in data if isinstance(data, list) else [data]:
+            await self.send_json(message)
 
 
 class OwnTasksConsumer(_ListeningConsumer):

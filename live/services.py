@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -30,10 +31,12 @@ logger = logging.getLogger(__name__)
 UPDATE = "live.update"
 
 
-def notice_broadcast_on_commit(*, notice: Notice) -> None:
-    """Show the notice, as it is now, on the staff pages once the transaction commits."""
-    message = notice_message(notice)
-    transaction.on_commit(lambda: broadcast(group=STAFF_NOTICES, data=message))
+def notices_broadcast_on_commit(*, notices: Sequence[Notice]) -> None:
+    """Show the notices, as they are now, on the staff pages once the transaction commits: one
+    message for a worker's whole batch (each socket gets them one by one)."""
+    messages = [notice_message(notice) for notice in notices]
+    if messages:
+        transaction.on_commit(lambda: broadcast(group=STAFF_NOTICES, data=messages))
 
 
 def task_broadcast_on_commit(*, task: Task) -> None:
@@ -103,8 +106,9 @@ class _SenderLoop:
 _sender_loop = _SenderLoop()
 
 
-def broadcast(*, group: str, data: dict[str, Any]) -> bool:
-    """Send `data` to the group's sockets; False when it was not sent (never raises)."""
+def broadcast(*, group: str, data: dict[str, Any] | list[dict[str, Any]]) -> bool:
+    """Send `data` (one message, or a list sent one by one) to the group's sockets; False when
+    it was not sent (never raises)."""
     now = time.monotonic()
     if _health.resting(now):
         return False

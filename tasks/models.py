@@ -48,6 +48,8 @@ class Task(models.Model):
             models.Index(fields=["-updated_at"], name="task_updated_idx"),
             models.Index(fields=["status", "-updated_at"], name="task_status_updated_idx"),
             models.Index(fields=["biz_type", "-updated_at"], name="task_biztype_updated_idx"),
+            # The Task API's list: a user's tasks, newest first, a cursor page at a time.
+            models.Index(fields=["owner", "-created_at", "-id"], name="task_owner_created_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -81,7 +81,7 @@ class TaskBatch:
         for task in self.moved.values():
             task_broadcast_on_commit(task=task)  # Live: the owner's sockets, after commit.
         for task in self.finished:
-            _notification_record(task)
+            notification_record(task)
 
 
 def task_apply_status(**change: Any) -> tuple[Task, Transition]:
@@ -116,7 +116,8 @@ def _move(task: Task, change: StatusChange, step: Transition, now) -> None:
         task.cost_credits = fields.cost_credits
 
 
-def _notification_record(task: Task) -> None:
+def notification_record(task: Task) -> None:
+    """Record that the task's owner is to be told of its final status, once; email on commit."""
     notification, created = Notification.objects.get_or_create(
         task=task, status=task.status, defaults={"user_id": task.owner_id}
     )

@@ -14,9 +14,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from live.services import task_broadcast_on_commit
+
 from .lifecycle import transition
 from .models import Task
-from .status import TaskStatus, normalise_status
+from .services import notification_record
+from .status import TERMINAL, TaskStatus, normalise_status
 from .topview_client import TopviewClient, TopviewError, TopviewProtocolError, notice_url
 
 logger = logging.getLogger(__name__)
@@ -55,13 +58,17 @@ def _task_record(*, user: AbstractBaseUser, kind: str, topview_task_id: str,
             topview_task_id=topview_task_id,
             defaults={"owner": user, "kind": kind, "status": status},
         )
+        task_broadcast_on_commit(task=task)  # Live: the owner's pages show it at once.
         if created:
             return task
         # Its notice came first: the task is ours all the same, and a status never goes back.
+        adopted = task.owner_id is None
         task.owner = task.owner or user
         task.kind = task.kind or kind
         step = transition(current=TaskStatus(task.status), incoming=status)
         if step.changed:
             task.status, task.status_changed_at = step.status, timezone.now()
         task.save()
+        if adopted and task.status in TERMINAL:
+            notification_record(task)  # It finished before it had an owner to tell.
     return task

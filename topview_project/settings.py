@@ -269,9 +269,9 @@ NOTICE_PROCESSING_LEASE_SECONDS = env_int("NOTICE_PROCESSING_LEASE_SECONDS", 60)
 NOTICE_SWEEP_BATCH = env_int("NOTICE_SWEEP_BATCH", 500)
 # After a failed publish, a web process leaves the broker alone this long before trying again.
 BROKER_RETRY_AFTER_SECONDS = env_int("BROKER_RETRY_AFTER_SECONDS", 5)
-# Notices are handed to the workers in batches: one message per window of this many
-# milliseconds holds up to BROKER_BATCH_MAX notice ids.
-BROKER_BATCH_WINDOW_MS = env_int("BROKER_BATCH_WINDOW_MS", 5)
+# Under load, a web process hands notices to the workers in batches: at most one message per
+# this many milliseconds, holding up to BROKER_BATCH_MAX notice ids (a quiet one sends at once).
+BROKER_BATCH_WINDOW_MS = env_int("BROKER_BATCH_WINDOW_MS", 50)
 BROKER_BATCH_MAX = env_int("BROKER_BATCH_MAX", 100)
 
 # Who may post notices. Tokens: the secret part of the notice URL we give Topview

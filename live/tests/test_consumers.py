@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 
-from notices.services import notice_receive
+from notices.services import notice_process_batch, notice_receive
 from tasks.models import Task
 from tasks.services import task_apply_status
 from tasks.status import TaskStatus
@@ -126,6 +126,33 @@ def test_staff_receive_each_notice_once_it_is_processed():
     assert seen == {"id": notice.pk, "taskId": body["taskId"], "status": "running",
                     "bizType": "M2V_EXPORT", "receivedAt": notice.received_at.isoformat(),
                     "state": "done"}
+
+
+def test_a_workers_batch_reaches_staff_as_one_message_per_notice(settings):
+    settings.TOPVIEW_UID = ""
+    headers = headers_of(user("staff", is_staff=True))
+
+    def store_and_process_together():
+        ids = []
+        for n in range(3):
+            raw = json.dumps({"uuid": f"u-{n}", "taskId": f"t-{n}", "status": "running"}).encode()
+            with transaction.atomic():  # Stored, not yet handed on: the batch takes them.
+                ids.append(notice_receive(raw=raw, body_size=len(raw), headers={},
+                                          remote_addr=None, is_test=True).pk)
+        notice_process_batch(notice_ids=ids, within_seconds=60)
+
+    async def scenario():
+        communicator = socket("/ws/notices/", headers)
+        assert (await communicator.connect())[0]
+        await database_sync_to_async(store_and_process_together)()
+        seen = [await communicator.receive_json_from(timeout=2) for _ in range(3)]
+        quiet = await communicator.receive_nothing(timeout=0.3)
+        await communicator.disconnect()
+        return seen, quiet
+
+    seen, quiet = async_to_sync(scenario)()
+    assert [(m["taskId"], m["state"]) for m in seen] == [(f"t-{n}", "done") for n in range(3)]
+    assert quiet
 
 
 def test_whatever_a_client_sends_is_ignored():

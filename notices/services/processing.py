@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from live.services import notice_broadcast_on_commit
+from live.services import notices_broadcast_on_commit
 from tasks.lifecycle import Transition
 from tasks.models import Task
 from tasks.services import StatusChange, TaskBatch
@@ -141,8 +141,8 @@ def apply_claimed(notices: list[Notice], *, verdicts: dict[int, Verdict]) -> lis
             end_to_end.append((now - notice.received_at).total_seconds())
         notice.state = NoticeState.DONE
         notice.next_attempt_at = None
-        notice_broadcast_on_commit(notice=notice)  # Live: staff pages show it (best effort).
     tasks.save()
+    notices_broadcast_on_commit(notices=notices)  # Live: staff pages show them (best effort).
     bulk_update(notices, [
         "task", "is_late", "verification", "verification_answer", "state", "processed_at",
         "next_attempt_at",
@@ -206,7 +206,7 @@ def _record_failure(notice_id: int, exc: Exception) -> Notice:
             notice.last_error = error
             notice.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(notice.attempts))
         notice.save(update_fields=["last_error", "state", "next_attempt_at"])
-        notice_broadcast_on_commit(notice=notice)
+        notices_broadcast_on_commit(notices=[notice])
         return notice
 
 

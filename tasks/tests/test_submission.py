@@ -51,6 +51,8 @@ def test_a_task_whose_notice_came_first_becomes_the_users_and_keeps_its_status(
     assert (task.owner, task.kind, task.status, task.video_url) == (
         user, "m2v", "success", "https://cdn/v.mp4")
     assert Task.objects.count() == 1
+    # Finished before it had an owner: the owner is told all the same, once.
+    assert list(task.notifications.values_list("user", "status")) == [(user.pk, "success")]
 
 
 @pytest.mark.parametrize("fault, error, level", [

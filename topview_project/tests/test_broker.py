@@ -4,6 +4,7 @@ import logging
 import time
 
 import pytest
+from django.db import transaction
 
 from topview_project import broker
 
@@ -75,30 +76,37 @@ class RecordingTask:
         self.messages.append(list(items))
 
 
-def test_items_added_within_the_window_go_in_one_message(settings, wait_until, transactional_db):
-    settings.BROKER_BATCH_WINDOW_MS, settings.BROKER_BATCH_MAX = 200, 100
+def test_a_quiet_process_sends_at_once_a_busy_one_once_per_window(
+    settings, wait_until, transactional_db
+):
+    settings.BROKER_BATCH_WINDOW_MS, settings.BROKER_BATCH_MAX = 300, 100
     task = RecordingTask("batch-window")
-    for n in range(5):
+    broker.send_batched_on_commit(task, 0)
+    wait_until(lambda: task.messages, timeout=5, interval=0.01)
+    sent_first = time.monotonic()  # At once: no window to wait for.
+    for n in range(1, 5):
         broker.send_batched_on_commit(task, n)
-    wait_until(lambda: task.messages, timeout=5)
-    assert task.messages == [[0, 1, 2, 3, 4]]
-    broker.send_batched_on_commit(task, 5)  # A quiet process: alone, in a message of its own.
-    wait_until(lambda: len(task.messages) == 2, timeout=5)
-    assert task.messages[1] == [5]
+    wait_until(lambda: len(task.messages) == 2, timeout=5, interval=0.01)
+    assert task.messages == [[0], [1, 2, 3, 4]]  # Within the window after a message: together.
+    assert time.monotonic() - sent_first >= 0.25
+    time.sleep(0.4)
+    broker.send_batched_on_commit(task, 5)  # Quiet again: at once, alone.
+    wait_until(lambda: len(task.messages) == 3, timeout=0.2, interval=0.01)
+    assert task.messages[2] == [5]
 
 
 def test_a_batch_over_the_maximum_is_split(settings, wait_until, transactional_db):
     settings.BROKER_BATCH_WINDOW_MS, settings.BROKER_BATCH_MAX = 200, 3
     task = RecordingTask("batch-split")
-    for n in range(7):
+    broker.send_batched_on_commit(task, "first")
+    wait_until(lambda: task.messages, timeout=5, interval=0.01)
+    for n in range(7):  # Within the window after a message: they wait for it together.
         broker.send_batched_on_commit(task, n)
-    wait_until(lambda: sum(map(len, task.messages)) == 7, timeout=5)
-    assert task.messages == [[0, 1, 2], [3, 4, 5], [6]]
+    wait_until(lambda: sum(map(len, task.messages)) == 8, timeout=5)
+    assert task.messages == [["first"], [0, 1, 2], [3, 4, 5], [6]]
 
 
 def test_a_batch_waits_for_the_commit(settings, wait_until, transactional_db):
-    from django.db import transaction
-
     settings.BROKER_BATCH_WINDOW_MS = 10
     task = RecordingTask("batch-commit")
     with transaction.atomic():
