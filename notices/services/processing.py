@@ -21,7 +21,7 @@ from tasks.verification import Verdict, Verification, verify_status
 from topview_project import broker, metrics
 from topview_project.logcontext import log_context
 
-from ..models import Notice, NoticeState
+from ..models import Notice, NoticeSource, NoticeState
 from ..tasks import alert_dead_notice
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,10 @@ def _verify(notice: Notice) -> Verdict:
     result = (notice.payload or {}).get("result")
     task = Task.objects.filter(topview_task_id=notice.topview_task_id).only("biz_type", "status")
     task = task.first() if notice.topview_task_id else None
+    if notice.source == NoticeSource.POLL:
+        # Topview's own answer to our query: asking again would only repeat it.
+        confirmed = Verification.CONFIRMED if claimed in TERMINAL else Verification.NOT_NEEDED
+        return Verdict(confirmed, claimed, result=result)
     if notice.is_test or not notice.topview_task_id or (task and task.status in TERMINAL):
         # Nothing to ask: a test, no task, or a task already finished (the notice is late).
         return Verdict(Verification.NOT_NEEDED, claimed, result=result)
@@ -123,6 +127,7 @@ def _apply(notice: Notice, verdict: Verdict) -> None:
         error_message=error_message if isinstance(error_message, str) else "",
         result=verdict.result,
         notify_owner=not notice.is_test,
+        archive_media=not notice.is_test,
     )
     notice.task = task
     if notice.processed_at is None:
