@@ -14,3 +14,10 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("metrics", metrics_view, name="metrics"),
 ]
+
+# Archived media (issue 6) under MEDIA_URL, from the filesystem in development only (static()
+# serves nothing when DEBUG is off): the files are the owners' videos, not public assets.
+from django.conf import settings  # noqa: E402
+from django.conf.urls.static import static  # noqa: E402
+
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
