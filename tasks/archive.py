@@ -37,18 +37,39 @@ from .tasks import alert_media_copy, archive_media
 logger = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
 
-# Only HTTP(S): urllib's default opener would also read file:// and ftp:// URLs, and a result URL
-# comes from outside (a notice, where Topview's API is not asked to confirm it).
+class ArchiveRefused(Exception):
+    """The file is not what we keep: too large, cut short, or from a URL we do not fetch."""
+
+
+def check_source_url(url: str) -> None:
+    """Refuse what we must not fetch: anything but HTTP(S), and hosts ARCHIVE_ALLOWED_HOSTS omits.
+
+    A result URL comes from outside (a notice, when Topview's API is not asked to confirm it):
+    without this, a forged notice could have a worker read file:// paths or internal services.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise ArchiveRefused(f"not an HTTP(S) URL: {url[:200]!r}")
+    host, allowed = (parts.hostname or "").lower(), settings.ARCHIVE_ALLOWED_HOSTS
+    if allowed and not any(host == name or host.endswith(f".{name}") for name in allowed):
+        raise ArchiveRefused(f"host {host!r} is not in ARCHIVE_ALLOWED_HOSTS")
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is followed only to a URL we would have fetched in the first place."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        check_source_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+# HTTP(S) only: urllib's default opener would also read file:// and ftp:// URLs.
 _OPENER = urllib.request.OpenerDirector()
 for _handler in (
-    urllib.request.HTTPHandler, urllib.request.HTTPSHandler, urllib.request.HTTPRedirectHandler,
+    urllib.request.HTTPHandler, urllib.request.HTTPSHandler, _CheckedRedirects,
     urllib.request.HTTPDefaultErrorHandler, urllib.request.HTTPErrorProcessor,
 ):
     _OPENER.add_handler(_handler())
-
-
-class ArchiveRefused(Exception):
-    """The file is not what we keep: too large, cut short, or not an HTTP(S) URL."""
 
 
 @dataclass(frozen=True)
@@ -123,8 +144,7 @@ def _claim(copy_id: int) -> tuple[MediaCopy, bool]:
 
 def _download(copy: MediaCopy) -> Download:
     """Stream the file into a temporary file, checked, then save it to storage; never all in memory."""
-    if urllib.parse.urlsplit(copy.source_url).scheme not in {"http", "https"}:
-        raise ArchiveRefused(f"not an HTTP(S) URL: {copy.source_url[:200]!r}")
+    check_source_url(copy.source_url)
     limit = settings.ARCHIVE_MAX_BYTES
     request = urllib.request.Request(copy.source_url, headers={"User-Agent": "topview-notices"})
     with _OPENER.open(request, timeout=settings.ARCHIVE_TIMEOUT_SECONDS) as response:

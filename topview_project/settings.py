@@ -371,6 +371,9 @@ if ARCHIVE_S3_BUCKET:
         },
     }
 ARCHIVE_MAX_BYTES = env_int("ARCHIVE_MAX_BYTES", 2 * 1024**3)
+# Host names (and their subdomains) result files may be fetched from, redirects included; empty:
+# any. Set it to Topview's CDN hosts in production: a forged notice's URL is then never fetched.
+ARCHIVE_ALLOWED_HOSTS = [host.lower() for host in env_list("ARCHIVE_ALLOWED_HOSTS", "")]
 ARCHIVE_TIMEOUT_SECONDS = env_int("ARCHIVE_TIMEOUT_SECONDS", 30)
 ARCHIVE_LEASE_SECONDS = env_int("ARCHIVE_LEASE_SECONDS", 900)
 ARCHIVE_RETRY_BASE_SECONDS = env_int("ARCHIVE_RETRY_BASE_SECONDS", 60)

@@ -12,6 +12,7 @@ class Served:
     failures: int = 0  # answer 500 this many times first
     cut_to: int | None = None  # send only this many bytes, announcing them all
     no_length: bool = False  # no Content-Length: the body ends when the connection closes
+    redirect_to: str = ""  # answer 302 to this URL instead
     hits: int = 0
 
 
@@ -45,6 +46,8 @@ def _handler_for(media: MediaServer) -> type[BaseHTTPRequestHandler]:
             served.hits += 1
             if served.hits <= served.failures:
                 return self._plain(500, b"server error")
+            if served.redirect_to:
+                return self._plain(302, b"", Location=served.redirect_to)
             self.send_response(200)
             self.send_header("Content-Type", served.content_type)
             if served.no_length:
@@ -60,8 +63,10 @@ def _handler_for(media: MediaServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(served.body[: served.cut_to])
             self.close_connection = served.cut_to is not None
 
-        def _plain(self, status: int, body: bytes) -> None:
+        def _plain(self, status: int, body: bytes, **headers: str) -> None:
             self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -4,14 +4,16 @@ import hashlib
 from datetime import timedelta
 
 import pytest
+from celery.exceptions import Retry
 from django.core import mail
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from tasks.archive import media_alert, media_archive, media_sweep
+from tasks.archive import ArchiveRefused, check_source_url, media_alert, media_archive, media_sweep
 from tasks.models import MediaCopy, MediaState, Task
 from tasks.services import task_apply_status
 from tasks.status import TaskStatus
+from tasks.tasks import archive_media
 from topview_project import broker
 
 from .media_server import MediaServer
@@ -152,6 +154,48 @@ def test_a_file_without_length_within_the_limit_is_archived(media):
 def test_only_http_urls_are_fetched(url):
     copy = media_archive(copy_id=copy_of(url).pk)
     assert copy.state == MediaState.FAILED and "not an HTTP(S) URL" in copy.last_error
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("https://cdn.topview.ai/v.mp4", True),
+    ("https://a.b.cloudfront.net/v.mp4", True),
+    ("https://CDN.TOPVIEW.AI/v.mp4", True),
+    ("https://evil-topview.ai/v.mp4", False),
+    ("https://topview.ai.evil.test/v.mp4", False),
+    ("http://169.254.169.254/latest/meta-data", False),
+])
+def test_allowed_hosts_and_their_subdomains_only(settings, url, allowed):
+    settings.ARCHIVE_ALLOWED_HOSTS = ["topview.ai", "cloudfront.net"]
+    if allowed:
+        check_source_url(url)
+    else:
+        with pytest.raises(ArchiveRefused, match="not in ARCHIVE_ALLOWED_HOSTS"):
+            check_source_url(url)
+
+
+def test_a_redirect_is_followed_only_to_an_allowed_host(media, settings):
+    settings.ARCHIVE_ALLOWED_HOSTS = ["127.0.0.1"]
+    target = media.serve("/final.mp4", VIDEO)
+    copy = media_archive(copy_id=copy_of(media.serve("/short", b"", redirect_to=target)).pk)
+    assert (copy.state, copy.size) == (MediaState.DONE, len(VIDEO))
+    away = media.serve("/away", b"", redirect_to="http://localhost:9/v.mp4")
+    copy = media_archive(copy_id=copy_of(away, task_id="t-2").pk)
+    assert copy.state == MediaState.FAILED and "'localhost' is not in" in copy.last_error
+
+
+def test_a_failure_in_a_worker_is_retried_by_celery_when_its_row_says(media, monkeypatch):
+    copy = copy_of(media.serve("/v.mp4", VIDEO, failures=1))
+    retries = []
+    monkeypatch.setattr(archive_media, "retry", lambda countdown: retries.append(countdown) or Retry())
+    archive_media.push_request(is_eager=False)  # as in a worker
+    try:
+        with pytest.raises(Retry):
+            archive_media.run(copy.pk)
+    finally:
+        archive_media.pop_request()
+    assert len(retries) == 1 and 55 < retries[0] <= 60
+    archive_media.apply(args=[copy.pk])  # in-process (eager) runs leave retries to the sweep
+    assert MediaCopy.objects.get(pk=copy.pk).state == MediaState.DONE and len(retries) == 1
 
 
 def test_a_copy_done_is_not_downloaded_again(media):
