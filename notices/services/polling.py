@@ -19,10 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from tasks import reconciliation
+from tasks.models import Task
 from tasks.services import task_poll_claim, task_poll_record
 from tasks.status import normalise_status
-from tasks.topview_client import TopviewClient, TopviewError, is_configured
+from tasks.topview_client import TaskKind, TopviewClient, TopviewError, is_configured
 from topview_project import broker
+from topview_project.logcontext import log_context
 
 from ..models import Notice, NoticeSource, NoticeState
 from ..parsing import NoticeFormat, parse_notice
@@ -49,19 +51,25 @@ def reconcile() -> Reconciliation:
     client = TopviewClient.from_settings(retries=0)
     failed = 0
     for task, kind in claim.tasks:
-        try:
-            answer = client.query(kind, task.topview_task_id)
-        except TopviewError as exc:
-            failed += 1
-            logger.warning("Reconciliation could not ask about task %s: %s", task.topview_task_id, exc)
-            task_poll_record(task_id=task.pk, error=str(exc))
-            continue
-        task_poll_record(task_id=task.pk, error="")
-        notice_record_poll(topview_task_id=task.topview_task_id, biz_type=task.biz_type, answer=answer)
+        with log_context(task_id=task.topview_task_id):
+            failed += not _ask(client, task, kind)
     outcome = Reconciliation(asked=len(claim.tasks), failed=failed, unaskable=claim.unaskable)
     if claim.tasks or claim.unaskable:
         logger.info("Reconciliation: %s", outcome)
     return outcome
+
+
+def _ask(client: TopviewClient, task: Task, kind: TaskKind) -> bool:
+    """Ask about one task and record the answer; False when Topview could not answer."""
+    try:
+        answer = client.query(kind, task.topview_task_id)
+    except TopviewError as exc:
+        logger.warning("Reconciliation could not ask about task %s: %s", task.topview_task_id, exc)
+        task_poll_record(task_id=task.pk, error=str(exc))
+        return False
+    task_poll_record(task_id=task.pk, error="")
+    notice_record_poll(topview_task_id=task.topview_task_id, biz_type=task.biz_type, answer=answer)
+    return True
 
 
 def notice_record_poll(*, topview_task_id: str, biz_type: str, answer: dict) -> Notice:
