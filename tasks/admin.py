@@ -79,7 +79,7 @@ class NoticeInline(ReadOnlyAdmin, admin.TabularInline):
 
     model = Notice
     fields = readonly_fields = [
-        "received_at", "format", "status", "task_status", "state",
+        "received_at", "source", "format", "status", "task_status", "state",
         "is_duplicate", "is_late", "is_test",
     ]
     ordering = ["received_at", "id"]

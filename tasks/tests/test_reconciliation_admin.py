@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from notices.models import Notice
 from notices.services import notice_record_poll
 from tasks.models import MediaCopy, MediaState, Task
 
@@ -24,6 +25,14 @@ def test_the_notice_list_shows_and_filters_the_source(admin_client):
     assert list(admin_client.get(NOTICES, {"source__exact": "callback"}).context["cl"].result_list) == []
     page = admin_client.get(reverse("admin:notices_notice_change", args=[polled.pk])).content.decode()
     assert "Poll (our query to Topview)" in page and "&quot;status&quot;: &quot;running&quot;" in page
+
+
+def test_a_tasks_page_shows_where_each_notice_came_from(admin_client):
+    notice_record_poll(topview_task_id="t-1", biz_type="", answer={"taskId": "t-1", "status": "init"})
+    task = Task.objects.create(topview_task_id="t-1", status="unknown")
+    Notice.objects.update(task=task)
+    page = admin_client.get(reverse("admin:tasks_task_change", args=[task.pk])).content.decode()
+    assert "Poll (our query to Topview)" in page
 
 
 def test_open_tasks_that_cannot_be_asked_have_a_filter(admin_client):
