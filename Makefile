@@ -29,10 +29,12 @@ run: $(VENV)/.installed
 	fi
 
 # A queue of its own per run: two runs on one machine never take each other's messages.
+# Live updates too: a channel prefix of its own (Redis pub/sub channels are shared by all runs).
 test: $(VENV)/.installed
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	CELERY_QUEUE=$${CELERY_QUEUE:-topview-test-$$$$} \
+	CHANNEL_PREFIX=$${CHANNEL_PREFIX:-topview-test-$$$$} \
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 worker: $(VENV)/.installed

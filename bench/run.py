@@ -4,7 +4,8 @@ It starts a stack of its own (faults.stack: PostgreSQL via initdb and Redis on f
 gunicorn and Celery workers as docker-compose runs them), and measures:
 
 1. Ingest: wrk posts unique Topview notices over 16 connections to each gunicorn configuration,
-   with a worker running, against the same configuration serving bench/bare_wsgi.py (the ceiling).
+   with a worker running, against the same configuration serving bench/bare_wsgi.py (the ceiling)
+   and bench/bare_django.py (the service's Django answering a constant: what Django costs).
 2. End to end: 300 notices/s for 30 s; receipt to processed, from the database; backlog at the end.
 3. Worker: pending notices one worker process (concurrency 1) drains per second, with Celery's
    default (database connection closed around every task) and with CELERY_DB_REUSE_MAX.
@@ -149,6 +150,9 @@ class Bench:
         self.start_web("bench.bare_wsgi:application", server_args)
         bare = self.wrk(INGEST_SECONDS)
         self.stop(self.web)
+        self.start_web("bench.bare_django_wsgi:application", server_args)
+        bare_django = self.wrk(INGEST_SECONDS)
+        self.stop(self.web)
         self.start_worker()
         self.start_web("topview_project.wsgi:application", server_args)
         app = self.wrk(INGEST_SECONDS)
@@ -157,7 +161,9 @@ class Bench:
         memory = self.peak_rss()
         self.stop(self.web)
         self.reset()
-        return {"bare": bare, "service": app, "ratio": round(app["rps"] / bare["rps"], 2),
+        return {"bare": bare, "bare_django": bare_django, "service": app,
+                "ratio": round(app["rps"] / bare["rps"], 2),
+                "ratio_to_django": round(app["rps"] / bare_django["rps"], 2),
                 "peak_rss_mb": memory}
 
     def end_to_end(self, server_args: list[str]) -> dict:
@@ -263,10 +269,12 @@ def chart(results: dict, path: Path) -> None:
     names = list(results["ingest"])
     x = range(len(names))
     ax = axes[0][0]
-    ax.bar([i - 0.2 for i in x], [results["ingest"][n]["bare"]["rps"] for n in names], 0.4,
-           label="bare endpoint (ceiling)")
-    ax.bar([i + 0.2 for i in x], [results["ingest"][n]["service"]["rps"] for n in names], 0.4,
-           label="notice endpoint")
+    for offset, (key, label) in zip((-0.27, 0, 0.27), [
+        ("bare", "bare WSGI (ceiling)"), ("bare_django", "bare Django view"),
+        ("service", "notice endpoint"),
+    ]):
+        ax.bar([i + offset for i in x], [results["ingest"][n][key]["rps"] for n in names], 0.27,
+               label=label)
     ax.set_xticks(list(x), names)
     ax.set_title(f"Ingest: requests/s ({CONNECTIONS} connections, wrk)")
     ax.legend()
@@ -297,12 +305,15 @@ def chart(results: dict, path: Path) -> None:
 
 def report(results: dict) -> None:
     print(f"\nIngest ({INGEST_SECONDS} s, {CONNECTIONS} connections, worker running):")
-    print(f"{'server':16} {'bare r/s':>9} {'notice r/s':>10} {'ratio':>6} {'p50 ms':>7} "
-          f"{'p99 ms':>7} {'errors':>6} {'backlog':>7} {'web MB':>7} {'worker MB':>9}")
+    print(f"{'server':16} {'bare r/s':>9} {'Django r/s':>10} {'notice r/s':>10} {'ratio':>6} "
+          f"{'/Django':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'backlog':>7} "
+          f"{'web MB':>7} {'worker MB':>9}")
     for name, run in results["ingest"].items():
         s, rss = run["service"], run["peak_rss_mb"]
-        print(f"{name:16} {run['bare']['rps']:9.0f} {s['rps']:10.0f} {run['ratio']:6.2f} "
-              f"{s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {s['errors'] + run['bare']['errors']:6} "
+        errors = s["errors"] + run["bare"]["errors"] + run["bare_django"]["errors"]
+        print(f"{name:16} {run['bare']['rps']:9.0f} {run['bare_django']['rps']:10.0f} "
+              f"{s['rps']:10.0f} {run['ratio']:6.2f} {run['ratio_to_django']:7.2f} "
+              f"{s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {errors:6} "
               f"{s['backlog_at_end']:7} {max(rss['web']):7.0f} {max(rss['worker']):9.0f}")
     e2e = results["end_to_end"]
     print(f"\nEnd to end ({results['e2e_server']}): {e2e['rate_achieved']}/s for {E2E_SECONDS} s,"

@@ -16,6 +16,14 @@ def process_notice(notice_id: int) -> None:
     notice_process(notice_id=notice_id)
 
 
+@shared_task(name="notices.process_notices", soft_time_limit=_LEASE * 0.8, time_limit=_LEASE * 0.9)
+def process_notices(notice_ids: list[int]) -> None:
+    """A batch from one web process (broker.send_batched_on_commit): one message, many notices."""
+    from .services import notice_process_batch
+
+    notice_process_batch(notice_ids=notice_ids, within_seconds=_LEASE * 0.4)
+
+
 @shared_task(name="notices.sweep")
 def sweep() -> None:
     from .services import outbox_sweep

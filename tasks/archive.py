@@ -80,25 +80,25 @@ class Download:
     content_type: str
 
 
-def media_copies_record(*, task: Task) -> list[MediaCopy]:
-    """Record a copy for each result URL of a task that has just succeeded; inside its transaction."""
+def media_copies_record(*, tasks: list[Task]) -> list[MediaCopy]:
+    """Record a copy of each result file of tasks that have just succeeded, in one INSERT, and
+    hand each to the workers once committed; call inside the transaction that moved the tasks.
+
+    A task succeeds once (a final status is never left), so each (task, role) comes here once;
+    the unique constraint would refuse a second.
+    """
     now = timezone.now()
-    recorded = []
-    for role, url in ((MediaRole.VIDEO, task.video_url), (MediaRole.COVER, task.cover_url)):
-        if not url:
-            continue
-        copy, created = MediaCopy.objects.get_or_create(
-            task=task, role=role,
-            defaults={
-                "source_url": url,
-                "next_attempt_at": now,
-                "source_expires_at": now + timedelta(seconds=settings.ARCHIVE_SOURCE_TTL_SECONDS),
-            },
-        )
-        if created:
-            broker.send_on_commit(archive_media, copy.pk)
-            recorded.append(copy)
-    return recorded
+    expires = now + timedelta(seconds=settings.ARCHIVE_SOURCE_TTL_SECONDS)
+    copies = MediaCopy.objects.bulk_create([
+        MediaCopy(task=task, role=role, source_url=url, next_attempt_at=now,
+                  source_expires_at=expires)
+        for task in tasks
+        for role, url in ((MediaRole.VIDEO, task.video_url), (MediaRole.COVER, task.cover_url))
+        if url
+    ])
+    for copy in copies:
+        broker.send_on_commit(archive_media, copy.pk)
+    return copies
 
 
 def media_archive(*, copy_id: int) -> MediaCopy:

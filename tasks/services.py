@@ -1,6 +1,7 @@
 """Writes of the task lifecycle: moving a task by a notice's status, and telling its owner."""
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,12 +11,14 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from live.services import task_broadcast_on_commit
 from topview_project import broker, metrics
+from topview_project.bulk import bulk_update
 
 from . import reconciliation
 from .archive import media_copies_record
 from .lifecycle import Transition, transition
-from .models import OPEN_STATUSES, Notification, Task, first_poll_at
+from .models import OPEN_STATUSES, Notification, Task
 from .results import extract_result_fields, load_result
 from .status import TERMINAL, TaskStatus
 from .tasks import send_notification
@@ -24,36 +27,102 @@ from .topview_client import TaskKind
 logger = logging.getLogger(__name__)
 
 
-def task_apply_status(
-    *,
-    topview_task_id: str,
-    biz_type: str,
-    status: TaskStatus,
-    error_message: str,
-    result: Any,
-    notify_owner: bool,
-    archive_media: bool = True,
-) -> tuple[Task, Transition]:
-    """Move the task (created if new) by one notice's status; call inside a transaction.
+@dataclass(frozen=True)
+class StatusChange:
+    """What one notice says of one task."""
 
-    The task's row stays locked until the caller commits, so notices of one task are applied
-    one at a time, whatever the number of workers. A changed status starts reconciliation's
-    clock again; a success has its result files archived once committed (`archive_media`).
+    topview_task_id: str
+    biz_type: str
+    status: TaskStatus
+    error_message: str
+    result: Any
+    notify_owner: bool
+    archive_media: bool = True  # a success has its result files archived once committed
+
+
+class TaskBatch:
+    """The tasks of a batch of status changes, locked until the caller's transaction commits.
+
+    `apply` each change in the order its notices came, then `save` once: whatever the batch's
+    size, a few statements (one SELECT, one INSERT of the tasks not seen before, one UPDATE of
+    those that moved). The notices of one task are thus applied one at a time, whatever the
+    number of workers; tasks are locked in id order and inserted in taskId order, so two
+    batches wait for each other rather than deadlock.
     """
-    task, _ = Task.objects.select_for_update().get_or_create(
-        topview_task_id=topview_task_id, defaults={"biz_type": biz_type}
-    )
-    step = transition(current=TaskStatus(task.status), incoming=status)
-    if not step.changed:
+
+    def __init__(self, *, biz_types: Mapping[str, str]) -> None:
+        """`biz_types`: the bizType by taskId, for tasks not seen before. Call in a transaction."""
+        locked = Task.objects.select_for_update().filter(topview_task_id__in=biz_types)
+        locked = locked.order_by("pk")
+        self.tasks = {task.topview_task_id: task for task in locked}
+        missing = sorted(set(biz_types) - set(self.tasks))
+        if missing:
+            # ON CONFLICT DO NOTHING: a task another worker inserts meanwhile is waited for.
+            Task.objects.bulk_create(
+                [Task(topview_task_id=task_id, biz_type=biz_types[task_id]) for task_id in missing],
+                ignore_conflicts=True,
+            )
+            self.tasks = {task.topview_task_id: task for task in locked.all()}
+        self.moved: dict[int, Task] = {}
+        self.finished: list[Task] = []
+        self.succeeded: list[Task] = []
+        self.now = timezone.now()
+
+    def status_of(self, topview_task_id: str) -> TaskStatus:
+        return TaskStatus(self.tasks[topview_task_id].status)
+
+    def apply(self, change: StatusChange) -> tuple[Task, Transition]:
+        task = self.tasks[change.topview_task_id]
+        step = transition(current=TaskStatus(task.status), incoming=change.status)
+        if step.changed:
+            _move(task, change, step, self.now)
+            self.moved[task.pk] = task
+        if step.finished and change.notify_owner and task.owner_id:
+            self.finished.append(task)
+        if step.changed and step.status == TaskStatus.SUCCESS and change.archive_media:
+            self.succeeded.append(task)
         return task, step
+
+    def save(self) -> None:
+        if self.moved:
+            bulk_update(list(self.moved.values()), _MOVED_FIELDS)
+        for task in self.moved.values():
+            task_broadcast_on_commit(task=task)  # Live: the owner's sockets, after commit.
+        for task in self.finished:
+            _notification_record(task)
+        if self.succeeded:
+            media_copies_record(tasks=self.succeeded)
+
+
+def task_apply_status(**change: Any) -> tuple[Task, Transition]:
+    """Move one task (created if new) by one notice's status (`StatusChange`'s fields as
+    keywords); call inside a transaction."""
+    change = StatusChange(**change)
+    batch = TaskBatch(biz_types={change.topview_task_id: change.biz_type})
+    applied = batch.apply(change)
+    batch.save()
+    return applied
+
+
+_MOVED_FIELDS = [
+    "status", "status_changed_at", "biz_type", "error_message", "result", "video_url",
+    "cover_url", "duration_ms", "cost_credits", "updated_at", "next_poll_at", "poll_attempts",
+]
+
+
+def _move(task: Task, change: StatusChange, step: Transition, now) -> None:
     task.status = step.status
-    task.status_changed_at = timezone.now()
-    task.next_poll_at = None if step.status in TERMINAL else first_poll_at()
+    task.status_changed_at = task.updated_at = now
+    # A changed status starts reconciliation's clock again; a finished task is never asked.
+    task.next_poll_at = (
+        None if step.status in TERMINAL
+        else now + timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
+    )
     task.poll_attempts = 0
-    task.biz_type = task.biz_type or biz_type
+    task.biz_type = task.biz_type or change.biz_type
     if step.status == TaskStatus.FAILED:
-        task.error_message = error_message
-    loaded = load_result(result)
+        task.error_message = change.error_message
+    loaded = load_result(change.result)
     if loaded is not None:
         fields = extract_result_fields(loaded)
         task.result = loaded
@@ -61,12 +130,6 @@ def task_apply_status(
         task.cover_url = fields.cover_url
         task.duration_ms = fields.duration_ms
         task.cost_credits = fields.cost_credits
-    task.save()
-    if step.finished and notify_owner and task.owner_id:
-        _notification_record(task)
-    if step.status == TaskStatus.SUCCESS and archive_media:
-        media_copies_record(task=task)
-    return task, step
 
 
 @dataclass(frozen=True)

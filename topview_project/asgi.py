@@ -1,16 +1,26 @@
-"""
-ASGI config for topview_project project.
+"""The ASGI application: HTTP to Django, WebSockets to the live consumers (Django Channels).
 
-It exposes the ASGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/asgi/
+Served by daphne: `manage.py runserver` in development (daphne is the first installed app),
+the `live` service of docker-compose.yml in production, beside gunicorn for the rest.
 """
 
 import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'topview_project.settings')
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "topview_project.settings")
 
-application = get_asgi_application()
+# Django is set up before the consumers (and the models they import) are imported.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from live.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    # Only pages of our own hosts may open a socket; the session cookie says who the user is.
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -3,9 +3,16 @@
 Every hand-off is best effort: the work is already committed in the database, and the sweep
 (`notices.services.outbox_sweep`) hands on whatever the broker never got. So when the broker is
 down, a process logs it once, stops trying for BROKER_RETRY_AFTER_SECONDS, and answers at once.
+
+Under load, one message per notice is most of what a request and a worker task cost (measured
+in `make bench`), so notices are handed on in batches: `send_batched_on_commit` adds an id to this
+process's batch, and a thread of the process publishes the batch as one message a few
+milliseconds later. A process that dies with a batch unsent loses nothing: the sweep sends it.
 """
 
+import atexit
 import logging
+import os
 import threading
 import time
 
@@ -31,6 +38,78 @@ _outage = _Outage()
 def send_on_commit(task: Task, *args) -> None:
     """Send `task(*args)` once the current transaction commits (at once outside a transaction)."""
     transaction.on_commit(lambda: send(task, *args))
+
+
+def send_batched_on_commit(task: Task, item) -> None:
+    """Once the current transaction commits, add `item` to the batch that `task(items)` gets.
+
+    In-process (eager) Celery runs the task at once with the one item, as `send_on_commit` does.
+    """
+    if task.app.conf.task_always_eager:
+        send_on_commit(task, [item])
+        return
+    transaction.on_commit(lambda: _batcher(task).add(item))
+
+
+class _Batcher:
+    """One task's batch in this process, published by a thread of its own.
+
+    The first item opens a window of BROKER_BATCH_WINDOW_MS; what arrives meanwhile goes
+    in the same message, up to BROKER_BATCH_MAX items. A quiet process sends each item alone,
+    so a batch never costs a notice more than the window.
+    """
+
+    def __init__(self, task: Task) -> None:
+        self.task, self.pid = task, os.getpid()
+        self.items: list = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        threading.Thread(target=self._run, name=f"batch-{task.name}", daemon=True).start()
+
+    def add(self, item) -> None:
+        with self.lock:
+            self.items.append(item)
+        self.wake.set()
+
+    def flush(self) -> None:
+        with self.lock:
+            items, self.items = self.items, []
+        size = settings.BROKER_BATCH_MAX
+        for start in range(0, len(items), size):
+            send(self.task, items[start:start + size])
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(settings.BROKER_BATCH_WINDOW_MS / 1000)
+            self.wake.clear()
+            try:
+                self.flush()
+            except Exception:  # `send` catches the broker's errors; this keeps the thread alive.
+                logger.exception("Batch of %s not sent: the sweep will send it", self.task.name)
+
+
+_batchers: dict[str, _Batcher] = {}
+_batchers_lock = threading.Lock()
+
+
+def _batcher(task: Task) -> _Batcher:
+    """This process's batcher for `task`; a forked child (a gunicorn worker) makes its own."""
+    batcher = _batchers.get(task.name)
+    if batcher is None or batcher.pid != os.getpid():
+        with _batchers_lock:
+            batcher = _batchers.get(task.name)
+            if batcher is None or batcher.pid != os.getpid():
+                batcher = _batchers[task.name] = _Batcher(task)
+    return batcher
+
+
+@atexit.register
+def _flush_on_exit() -> None:
+    """A worker stopped gracefully (a gunicorn restart) sends what it holds; else the sweep does."""
+    for batcher in list(_batchers.values()):
+        if batcher.pid == os.getpid():
+            batcher.flush()
 
 
 def send(task: Task, *args) -> bool:

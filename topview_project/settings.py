@@ -126,7 +126,10 @@ DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{env_str('SQLITE_PATH', str(BASE_DIR / 'db.sqlite3'))}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
+        # Off: the check is a SELECT 1 before each request's first query, a third of a notice's
+        # database round trips. Without it, a connection that broke (a database restart) fails
+        # one request (503, which Topview retries) and Django closes it after that request.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -210,6 +213,35 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Live updates (Django Channels). daphne first: `runserver` then serves ASGI, WebSockets too.
+INSTALLED_APPS = ["daphne", *INSTALLED_APPS, "channels", "live"]
+ASGI_APPLICATION = "topview_project.asgi.application"
+# Workers broadcast through Redis pub/sub to the daphne processes holding the sockets:
+# CHANNEL_REDIS_URL, else the broker's Redis. Without Redis, the in-memory layer, which only
+# reaches sockets of the same process (runserver with in-process tasks, the default run).
+CHANNEL_REDIS_URL = env_str("CHANNEL_REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CHANNEL_LAYERS = {
+    "default": {
+        # Pub/sub, not RedisChannelLayer: live updates are best effort, and pub/sub keeps no
+        # group state in Redis (no 24 h group expiry, nothing left by a killed process).
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": CHANNEL_REDIS_URL, "socket_connect_timeout": 1}],
+            # Pub/sub channels are shared by all Redis databases: the prefix keeps stacks apart.
+            "prefix": env_str("CHANNEL_PREFIX", "topview-live"),
+        },
+    }
+    if CHANNEL_REDIS_URL
+    else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+}
+# A broadcast waits at most this long; after a failure a process sends none for the retry time.
+LIVE_BROADCAST_TIMEOUT_SECONDS = env_int("LIVE_BROADCAST_TIMEOUT_SECONDS", 2)
+LIVE_RETRY_AFTER_SECONDS = env_int("LIVE_RETRY_AFTER_SECONDS", 5)
+# How many notices the staff page lists (and keeps as new ones arrive).
+LIVE_RECENT_NOTICES = env_int("LIVE_RECENT_NOTICES", 50)
+
 # Topview notices.
 TOPVIEW_UID = env_str("TOPVIEW_UID")
 # Calling Topview's API (contract §4): the key, and where the API is (a fake one in tests).
@@ -234,6 +266,10 @@ NOTICE_PROCESSING_LEASE_SECONDS = env_int("NOTICE_PROCESSING_LEASE_SECONDS", 60)
 NOTICE_SWEEP_BATCH = env_int("NOTICE_SWEEP_BATCH", 500)
 # After a failed publish, a web process leaves the broker alone this long before trying again.
 BROKER_RETRY_AFTER_SECONDS = env_int("BROKER_RETRY_AFTER_SECONDS", 5)
+# Notices are handed to the workers in batches: one message per window of this many
+# milliseconds holds up to BROKER_BATCH_MAX notice ids.
+BROKER_BATCH_WINDOW_MS = env_int("BROKER_BATCH_WINDOW_MS", 5)
+BROKER_BATCH_MAX = env_int("BROKER_BATCH_MAX", 100)
 
 # Who may post notices. Tokens: the secret part of the notice URL we give Topview
 # (/notice/topview/<token>, or ?token=); several at once, so one can be rotated out.

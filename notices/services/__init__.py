@@ -1,5 +1,6 @@
 """Writes of the inbox, one module per concern; import the functions from here."""
 
+from .batches import notice_process_batch
 from .outbox import notice_alert_dead, notice_replay, outbox_sweep
 from .polling import notice_record_poll, reconcile
 from .processing import notice_process, retry_delay
@@ -12,6 +13,7 @@ __all__ = [
     "refusal_record",
     "notice_alert_dead",
     "notice_process",
+    "notice_process_batch",
     "notice_prune",
     "notice_receive",
     "notice_record_poll",

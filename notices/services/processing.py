@@ -14,11 +14,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from live.services import notice_broadcast_on_commit
+from tasks.lifecycle import Transition
 from tasks.models import Task
-from tasks.services import task_apply_status
+from tasks.services import StatusChange, TaskBatch
 from tasks.status import TERMINAL, TaskStatus
+from tasks.topview_client import is_configured
 from tasks.verification import Verdict, Verification, verify_status
 from topview_project import broker, metrics
+from topview_project.bulk import bulk_update
 from topview_project.logcontext import log_context
 
 from ..models import Notice, NoticeSource, NoticeState
@@ -37,36 +41,33 @@ def notice_process(*, notice_id: int) -> Notice:
         if not claimed:
             return notice
         with log_context(task_id=notice.topview_task_id):
-            return _attempt(notice)
+            return notice_attempt(notice)
 
 
-def _attempt(notice: Notice) -> Notice:
+def notice_attempt(notice: Notice) -> Notice:
     """One claimed attempt, timed; a notice done for the first time gives its end-to-end time."""
     started = time.perf_counter()
-    end_to_end = None
+    end_to_end = []
     try:
         verdict = _verify(notice)  # Asks Topview over HTTP: outside any transaction or lock.
         with transaction.atomic():
             notice = Notice.objects.select_for_update().get(pk=notice.pk)
             if notice.state != NoticeState.PROCESSING:
                 return notice  # Another worker finished it while we waited for the lock.
-            _apply(notice, verdict)
-            if notice.processed_at is None:
-                notice.processed_at = timezone.now()
-                end_to_end = (notice.processed_at - notice.received_at).total_seconds()
-            notice.state = NoticeState.DONE
-            notice.next_attempt_at = None
-            notice.save(update_fields=[
-                "task", "is_late", "verification", "verification_answer", "state",
-                "processed_at", "next_attempt_at",
-            ])
+            end_to_end = apply_claimed([notice], verdicts={notice.pk: verdict} if verdict else {})
     except Exception as exc:
         logger.exception("Notice %s failed (attempt %s)", notice.pk, notice.attempts)
-        notice, end_to_end = _record_failure(notice.pk, exc), None
-    metrics.PROCESS_SECONDS.labels(notice.state).observe(time.perf_counter() - started)
-    if end_to_end is not None:
-        metrics.END_TO_END_SECONDS.observe(end_to_end)
+        notice = _record_failure(notice.pk, exc)
+    observe([notice], seconds=time.perf_counter() - started, end_to_end=end_to_end)
     return notice
+
+
+def observe(notices: list[Notice], *, seconds: float, end_to_end: list[float]) -> None:
+    """Metrics of notices processed together in `seconds` (each counted with its share)."""
+    for notice in notices:
+        metrics.PROCESS_SECONDS.labels(notice.state).observe(seconds / len(notices))
+    for one in end_to_end:
+        metrics.END_TO_END_SECONDS.observe(one)
 
 
 def _claim(notice_id: int) -> tuple[Notice, bool]:
@@ -88,28 +89,85 @@ def _claim(notice_id: int) -> tuple[Notice, bool]:
         return notice, notice.state == NoticeState.PROCESSING
 
 
-def _verify(notice: Notice) -> Verdict:
-    claimed = TaskStatus(notice.task_status)
-    result = (notice.payload or {}).get("result")
+def asks_topview(notice: Notice) -> bool:
+    """Whether the notice's status is asked of Topview (verify by fetching) before it is applied:
+    one that would finish a task, when the API is configured."""
+    return bool(
+        is_configured() and not notice.is_test and notice.topview_task_id
+        and notice.source != NoticeSource.POLL  # Topview's own answer: asking would repeat it.
+        and TaskStatus(notice.task_status) in TERMINAL
+    )
+
+
+def _verify(notice: Notice) -> Verdict | None:
+    """Topview's verdict on the notice; None when there is nothing to ask (see `apply_claimed`)."""
+    if not asks_topview(notice):
+        return None
     task = Task.objects.filter(topview_task_id=notice.topview_task_id).only("biz_type", "status")
-    task = task.first() if notice.topview_task_id else None
-    if notice.source == NoticeSource.POLL:
-        # Topview's own answer to our query: asking again would only repeat it.
-        confirmed = Verification.CONFIRMED if claimed in TERMINAL else Verification.NOT_NEEDED
-        return Verdict(confirmed, claimed, result=result)
-    if notice.is_test or not notice.topview_task_id or (task and task.status in TERMINAL):
-        # Nothing to ask: a test, no task, or a task already finished (the notice is late).
-        return Verdict(Verification.NOT_NEEDED, claimed, result=result)
+    task = task.first()
+    if task and task.status in TERMINAL:
+        return None  # Already finished: the notice is late, nothing to ask.
     return verify_status(
         topview_task_id=notice.topview_task_id,
         # The kind we recorded (we submitted the task) before the kind the sender claims.
         biz_type=(task.biz_type if task else "") or notice.biz_type,
-        claimed=claimed,
-        result=result,
+        claimed=TaskStatus(notice.task_status),
+        result=(notice.payload or {}).get("result"),
     )
 
 
-def _apply(notice: Notice, verdict: Verdict) -> None:
+def apply_claimed(notices: list[Notice], *, verdicts: dict[int, Verdict]) -> list[float]:
+    """Apply claimed, locked notices to their tasks in the order given and mark them done; call
+    inside a transaction. Returns the end-to-end seconds of those done for the first time.
+
+    `verdicts` holds Topview's word on the notices it was asked about; the others are judged
+    here, by their task's status when their turn comes (a batch may hold several of one task).
+    """
+    biz_types: dict[str, str] = {}
+    for notice in notices:
+        if notice.topview_task_id:
+            biz_types.setdefault(notice.topview_task_id, notice.biz_type)
+    tasks = TaskBatch(biz_types=biz_types)
+    now = timezone.now()
+    end_to_end = []
+    for notice in notices:
+        verdict = verdicts.get(notice.pk) or _trusted_verdict(
+            notice, tasks.status_of(notice.topview_task_id) if notice.topview_task_id else None
+        )
+        change = _status_change(notice, verdict)
+        if change is not None:
+            _note_applied(notice, *tasks.apply(change))
+        if notice.processed_at is None:
+            notice.processed_at = now
+            end_to_end.append((now - notice.received_at).total_seconds())
+        notice.state = NoticeState.DONE
+        notice.next_attempt_at = None
+        notice_broadcast_on_commit(notice=notice)  # Live: staff pages show it (best effort).
+    tasks.save()
+    bulk_update(notices, [
+        "task", "is_late", "verification", "verification_answer", "state", "processed_at",
+        "next_attempt_at",
+    ])
+    return end_to_end
+
+
+def _trusted_verdict(notice: Notice, task_status: TaskStatus | None) -> Verdict:
+    """The verdict on a notice Topview is not asked about: its own word, unconfirmed where it
+    finishes a task (no API credentials: every notice is trusted), confirmed where it is
+    Topview's own answer to our query (a poll notice)."""
+    claimed = TaskStatus(notice.task_status)
+    result = (notice.payload or {}).get("result")
+    if notice.is_test or task_status is None or task_status in TERMINAL or claimed not in TERMINAL:
+        # Nothing to confirm: a test, no task, a task already finished (the notice is late), or
+        # a status that finishes nothing.
+        return Verdict(Verification.NOT_NEEDED, claimed, result=result)
+    if notice.source == NoticeSource.POLL:
+        return Verdict(Verification.CONFIRMED, claimed, result=result)  # Topview's own answer
+    return Verdict(Verification.UNCONFIRMED, claimed, result=result)
+
+
+def _status_change(notice: Notice, verdict: Verdict) -> StatusChange | None:
+    """What the notice says of its task, as the verdict lets it; None for a notice without one."""
     notice.verification = verdict.verification
     notice.verification_answer = verdict.answer
     if verdict.verification == Verification.CONTRADICTED:
@@ -117,10 +175,10 @@ def _apply(notice: Notice, verdict: Verdict) -> None:
             "Notice %s claims %s; Topview says %s", notice.pk, notice.task_status, verdict.status
         )
     if not notice.topview_task_id:
-        return  # A partial body: kept for the record, there is no task to follow.
+        return None  # A partial body: kept for the record, there is no task to follow.
     payload = notice.payload or {}
     error_message = verdict.error_message or payload.get("errorMsg") or payload.get("message") or ""
-    task, step = task_apply_status(
+    return StatusChange(
         topview_task_id=notice.topview_task_id,
         biz_type=notice.biz_type,
         status=verdict.status,
@@ -129,6 +187,9 @@ def _apply(notice: Notice, verdict: Verdict) -> None:
         notify_owner=not notice.is_test,
         archive_media=not notice.is_test,
     )
+
+
+def _note_applied(notice: Notice, task: Task, step: Transition) -> None:
     notice.task = task
     if notice.processed_at is None:
         # Lateness is judged once, when the notice is first applied; a replay does not rewrite it.
@@ -150,6 +211,7 @@ def _record_failure(notice_id: int, exc: Exception) -> Notice:
             notice.last_error = error
             notice.next_attempt_at = timezone.now() + timedelta(seconds=retry_delay(notice.attempts))
         notice.save(update_fields=["last_error", "state", "next_attempt_at"])
+        notice_broadcast_on_commit(notice=notice)
         return notice
 
 

@@ -5,11 +5,12 @@ Everything else happens in `processing.notice_process`, which a worker runs afte
 
 import logging
 import reprlib
+from contextlib import nullcontext
 from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tasks.status import normalise_status
@@ -19,7 +20,7 @@ from topview_project.logcontext import log_context
 from ..access import topview_uid_refusal
 from ..models import Notice, NoticeState
 from ..parsing import NoticeFormat, ParsedNotice, parse_notice
-from ..tasks import process_notice
+from ..tasks import process_notices
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def notice_receive(
     with log_context(notice_id=notice.pk, task_id=notice.topview_task_id):
         _log_received(notice)
         if notice.state == NoticeState.PENDING and not is_test:
-            broker.send_on_commit(process_notice, notice.pk)
+            broker.send_batched_on_commit(process_notices, notice.pk)
     return notice
 
 
@@ -108,8 +109,10 @@ def _judge(*, raw: bytes, body_size: int, topview_uid: str, incomplete: bool) ->
 
 def _insert_once(notice: Notice) -> None:
     """INSERT; a uuid already delivered makes the row a duplicate, decided by the unique index."""
+    # Alone, the INSERT commits by itself (autocommit): no BEGIN and COMMIT round trips on the
+    # hot path. Inside a caller's transaction, a savepoint keeps a duplicate from breaking it.
     try:
-        with transaction.atomic():
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
             notice.save(force_insert=True)
         return
     except IntegrityError:

@@ -129,7 +129,7 @@ def test_an_error_is_recorded_and_retried_with_backoff_then_dead(monkeypatch, se
     def broken(**kwargs):
         raise RuntimeError("database said no")
 
-    monkeypatch.setattr(processing, "task_apply_status", broken)
+    monkeypatch.setattr(processing, "TaskBatch", broken)
     notice = receive(topview())
     delays = []
     for _ in range(2):

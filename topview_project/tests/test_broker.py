@@ -62,3 +62,68 @@ def test_a_real_unreachable_redis_fails_fast():
     started = time.monotonic()
     assert broker.send(probe) is False
     assert time.monotonic() - started < 3  # Without those settings: 6 s of retries.
+
+
+class RecordingTask:
+    """A task for `send_batched_on_commit`: records each message's items."""
+
+    def __init__(self, name, *, eager=False):
+        self.name, self.messages = name, []
+        self.app = type("App", (), {"conf": type("Conf", (), {"task_always_eager": eager})()})()
+
+    def delay(self, items):
+        self.messages.append(list(items))
+
+
+def test_items_added_within_the_window_go_in_one_message(settings, wait_until, transactional_db):
+    settings.BROKER_BATCH_WINDOW_MS, settings.BROKER_BATCH_MAX = 200, 100
+    task = RecordingTask("batch-window")
+    for n in range(5):
+        broker.send_batched_on_commit(task, n)
+    wait_until(lambda: task.messages, timeout=5)
+    assert task.messages == [[0, 1, 2, 3, 4]]
+    broker.send_batched_on_commit(task, 5)  # A quiet process: alone, in a message of its own.
+    wait_until(lambda: len(task.messages) == 2, timeout=5)
+    assert task.messages[1] == [5]
+
+
+def test_a_batch_over_the_maximum_is_split(settings, wait_until, transactional_db):
+    settings.BROKER_BATCH_WINDOW_MS, settings.BROKER_BATCH_MAX = 200, 3
+    task = RecordingTask("batch-split")
+    for n in range(7):
+        broker.send_batched_on_commit(task, n)
+    wait_until(lambda: sum(map(len, task.messages)) == 7, timeout=5)
+    assert task.messages == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_a_batch_waits_for_the_commit(settings, wait_until, transactional_db):
+    from django.db import transaction
+
+    settings.BROKER_BATCH_WINDOW_MS = 10
+    task = RecordingTask("batch-commit")
+    with transaction.atomic():
+        broker.send_batched_on_commit(task, 1)
+        time.sleep(0.1)
+        assert task.messages == []
+    wait_until(lambda: task.messages == [[1]], timeout=5)
+
+
+def test_in_process_celery_runs_each_item_at_once(transactional_db):
+    task = RecordingTask("batch-eager", eager=True)
+    broker.send_batched_on_commit(task, 1)
+    assert task.messages == [[1]]
+
+
+def test_a_broker_outage_leaves_the_batch_to_the_sweep_and_the_thread_alive(
+    settings, wait_until, transactional_db
+):
+    settings.BROKER_BATCH_WINDOW_MS, settings.BROKER_RETRY_AFTER_SECONDS = 10, 0
+    task = RecordingTask("batch-outage")
+    down = FlakyTask()
+    task.delay = down.delay
+    broker.send_batched_on_commit(task, 1)
+    time.sleep(0.2)
+    down.down = False
+    broker.send_batched_on_commit(task, 2)
+    wait_until(lambda: down.published, timeout=5)
+    assert down.published == [([2],)]

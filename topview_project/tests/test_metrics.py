@@ -96,7 +96,7 @@ def test_a_failed_attempt_is_timed_as_failed(client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("task table on fire")
 
-    monkeypatch.setattr(processing, "task_apply_status", broken)
+    monkeypatch.setattr(processing, "TaskBatch", broken)
     raw = b'{"taskId": "t-1", "status": "running"}'
     notice = notice_receive(raw=raw, body_size=len(raw), headers={}, remote_addr=None)
     before = get_metrics(client)
