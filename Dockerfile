@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-RUN groupadd --system app && useradd --system --gid app --home-dir /app --no-create-home app
+RUN groupadd --system app && useradd --system --gid app --home-dir /app --no-create-home app \
+    && mkdir /media && chown app:app /media
 
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt

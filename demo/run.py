@@ -3,8 +3,10 @@
 It starts, on free ports on 127.0.0.1, the fake Topview (`python -m tasks.fake_topview`) and the
 web server (`manage.py runserver`) pointed at it, creates a demo user with an API token, submits
 a task through the Task API, and follows it: the fake's callback to our notice URL (with its
-token), the notice processed (and confirmed by querying the fake), the task's success with its
-video URL. Everything it started is stopped at the end, by process id.
+token), the notice processed (and confirmed by querying the fake), the staff page of incoming
+notices (open in headless Chromium before the task was submitted) showing it without a reload,
+the task's success with its video URL, and our archived copies of the video and cover.
+Everything it started is stopped at the end, by process id.
 
 With nothing configured it runs on a SQLite file in a temporary folder, tasks in-process. With
 CELERY_BROKER_URL set (and DATABASE_URL, as for `make run`), it starts a Celery worker on a queue
@@ -24,6 +26,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from faults.procs import Managed, free_port  # noqa: E402 (after the path is set)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own browsers are never downloaded.
 
 
 class DemoFailed(Exception):
@@ -50,6 +56,7 @@ class Demo:
     web_url: str = ""
     token: str = ""
     task: dict = field(default_factory=dict)
+    page: "LivePage | None" = None
     started: float = field(default_factory=time.monotonic)
 
     def say(self, step: str, text: str) -> None:
@@ -89,8 +96,58 @@ class Demo:
 
     def stop_all(self) -> None:
         """Stop every process the demo started, newest first, by its pid (and its children)."""
+        if self.page is not None:
+            self.page.close()
         for process in reversed(self.processes):
             process.stop()
+
+
+class LivePage:
+    """A browser on the live page, in a thread of its own: Playwright's sync API runs an event
+    loop in its thread, where Django's database calls (the demo's other steps) refuse to run."""
+
+    def __init__(self, base: str, username: str, password: str, timeout: float) -> None:
+        self.thread = ThreadPoolExecutor(1)
+        self.timeout_ms = timeout * 1000
+        self.call(self._open, base, username, password)
+
+    def call(self, function, *args):
+        return self.thread.submit(function, *args).result()
+
+    def _open(self, base: str, username: str, password: str) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.playwright = sync_playwright().start()
+        self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        self.page = self.browser.new_page()
+        self.page.set_default_timeout(self.timeout_ms)
+        self.page.goto(f"{base}/admin/login/?next=/live/notices/")
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", password)
+        self.page.click("input[type=submit]")
+        self.page.wait_for_selector('#live-state[data-state="open"]')
+
+    def state(self) -> str:
+        return self.call(lambda: self.page.text_content("#live-state"))
+
+    def row_of(self, task_id: str, status: str) -> str:
+        """The text of the page's row of the task's notice of that status, once it is there."""
+        def wait() -> str:
+            row = self.page.locator("tr", has_text=task_id).filter(has_text=status).first
+            row.wait_for()
+            return " | ".join(row.locator("td").all_text_contents())
+
+        return self.call(wait)
+
+    def close(self) -> None:
+        def close() -> None:
+            self.browser.close()
+            self.playwright.stop()
+
+        self.call(close)
+        self.thread.shutdown()
 
 
 # -- the steps -------------------------------------------------------------------------------
@@ -116,6 +173,7 @@ def prepare_database(demo: Demo) -> None:
         "TOPVIEW_UID": "fake-uid", "NOTICE_TOKENS": secrets.token_urlsafe(24),
         "DJANGO_DEBUG": "1", "DJANGO_SETTINGS_MODULE": "topview_project.settings",
     })
+    demo.env["MEDIA_ROOT"] = str(demo.folder / "media")  # The archived copies.
     if not demo.env.get("DATABASE_URL"):
         demo.env["SQLITE_PATH"] = str(demo.folder / "demo.sqlite3")
     if demo.env.get("CELERY_BROKER_URL"):
@@ -201,10 +259,44 @@ def task_succeeded(demo: Demo) -> None:
     demo.say("task success", f"GET {path} -> {task['status']}, video {task['video_url']}")
 
 
-# Run in this order. After `task_succeeded`: "media archived" and "page updated" go here.
+def media_archived(demo: Demo) -> None:
+    def archived():
+        copies = demo.api(f"/api/tasks/{demo.task['id']}/")["media_copies"]
+        done = copies and all(copy["state"] == "done" for copy in copies)
+        return copies if done else None
+
+    for copy in demo.wait_for("media archived", archived):
+        demo.say("media archived", f"{copy['role']}: {copy['size']} bytes, sha256 "
+                 f"{copy['sha256'][:12]}..., our copy {demo.web_url}{copy['url']}")
+
+
+def open_live_page(demo: Demo) -> None:
+    """The staff page of incoming notices, open in headless Chromium before the task starts."""
+    if not Path(CHROMIUM).exists():
+        demo.say("live page", f"not opened: no {CHROMIUM} (apt-get install chromium)")
+        return
+    from django.contrib.auth import get_user_model
+
+    password = secrets.token_urlsafe(16)
+    staff = get_user_model().objects.create_user(
+        f"demo-staff-{secrets.token_hex(3)}", password=password, is_staff=True)
+    demo.page = LivePage(demo.web_url, staff.username, password, demo.timeout)
+    demo.say("live page", f"{demo.web_url}/live/notices/ open in headless Chromium, its "
+             f"WebSocket {demo.page.state()}")
+
+
+def page_updated(demo: Demo) -> None:
+    if demo.page is None:
+        return
+    row = demo.page.row_of(demo.task["topview_task_id"], "success")
+    demo.say("page updated", f"without a reload, the page shows the notice: {row}")
+
+
+# Run in this order.
 STEPS: list[Callable[[Demo], None]] = [
-    start_fake_topview, prepare_database, start_worker, start_web, create_user, submit_task,
-    callback_received, notice_processed, task_succeeded,
+    start_fake_topview, prepare_database, start_worker, start_web, create_user, open_live_page,
+    submit_task, callback_received, notice_processed, page_updated, task_succeeded,
+    media_archived,
 ]
 
 

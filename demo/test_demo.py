@@ -10,8 +10,9 @@ import pytest
 
 from topview_project.tests.servers import ROOT, bare_env
 
-STEPS = ["fake Topview", "database", "worker", "web server", "user", "submitted",
-         "callback received", "notice processed", "task success", "done"]
+STEPS = ["fake Topview", "database", "worker", "web server", "user", "live page", "submitted",
+         "callback received", "notice processed", "page updated", "task success",
+         "media archived", "media archived", "done"]
 
 
 def answers(url: str) -> bool:
@@ -39,4 +40,10 @@ def test_the_demo_prints_each_step_and_stops_what_it_started(tmp_path, deliverie
     web_url = re.search(r"serving at (http://\S+) ", done.stdout).group(1)
     video = re.search(r"-> success, video (\S+)", done.stdout).group(1)
     assert video.startswith(f"{fake_url}/media/") and video.endswith("/video.mp4")
+    task_id = re.search(r"Topview taskId (\S+),", done.stdout).group(1)
+    assert re.search(rf"page updated: .*{re.escape(task_id)} \| M2V_EXPORT \| success \| done",
+                     done.stdout)
+    copies = re.findall(r"media archived: (video|cover): (\d+) bytes", done.stdout)
+    assert sorted(role for role, _ in copies) == ["cover", "video"]
+    assert all(int(size) > 0 for _, size in copies)
     assert not answers(fake_url + "/") and not answers(web_url + "/healthz")

@@ -42,11 +42,11 @@ def _pretty_json(value, *, sort_keys=False) -> str:
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     list_display = [
-        "received_at", "format", "topview_task_id", "status", "task_status", "state",
+        "received_at", "source", "format", "topview_task_id", "status", "task_status", "state",
         "attempts", "is_duplicate", "is_late", "is_test",
     ]
     list_filter = [
-        "format", "state", "task_status", BizTypeFilter, "verification", "received_at",
+        "source", "format", "state", "task_status", BizTypeFilter, "verification", "received_at",
         "is_duplicate", "is_test",
     ]
     search_fields = ["topview_task_id__exact", "notice_uuid__exact"]
@@ -58,7 +58,7 @@ class NoticeAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     actions = ["replay"]
     fieldsets = [
         (None, {"fields": [
-            "received_at", "remote_addr", "format", "error", "warnings", "notice_uuid",
+            "received_at", "source", "remote_addr", "format", "error", "warnings", "notice_uuid",
             "topview_task_id", "biz_type", "status", "task_status", "task",
         ]}),
         ("Flags", {"fields": ["is_test", "is_duplicate", "is_late"]}),

@@ -47,3 +47,10 @@ def prune() -> None:
     from .services import notice_prune
 
     notice_prune(older_than=timedelta(days=settings.NOTICE_RETENTION_DAYS))
+
+
+@shared_task(name="notices.reconcile")
+def reconcile() -> None:
+    from .services import reconcile
+
+    reconcile()

@@ -4,11 +4,12 @@ Everything here is written by notices, so every field is read-only except `owner
 """
 
 from django.contrib import admin
+from django.utils.html import format_html
 
 from notices.models import Notice
 from notices.pagination import EstimatedCountPaginator
 
-from .models import Notification, Task
+from .models import OPEN_STATUSES, MediaCopy, Notification, Task
 
 # The bizType values of the contract. A fixed list: listing the values found in the table
 # (AllValuesFieldListFilter) would run SELECT DISTINCT over every row on each page view.
@@ -45,6 +46,21 @@ class BizTypeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ReconciliationFilter(admin.SimpleListFilter):
+    """Open tasks reconciliation cannot ask Topview about (kind unknown): served by a partial index."""
+
+    title = "reconciliation"
+    parameter_name = "reconciliation"
+
+    def lookups(self, request, model_admin):
+        return [("unaskable", "Cannot be asked (kind unknown)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unaskable":
+            return queryset.filter(status__in=OPEN_STATUSES, next_poll_at__isnull=True)
+        return queryset
+
+
 class ReadOnlyAdmin:
     """Mixed into admins and inlines of records the service writes: staff only read them."""
 
@@ -63,7 +79,7 @@ class NoticeInline(ReadOnlyAdmin, admin.TabularInline):
 
     model = Notice
     fields = readonly_fields = [
-        "received_at", "format", "status", "task_status", "state",
+        "received_at", "source", "format", "status", "task_status", "state",
         "is_duplicate", "is_late", "is_test",
     ]
     ordering = ["received_at", "id"]
@@ -72,6 +88,29 @@ class NoticeInline(ReadOnlyAdmin, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("raw_body", "payload", "headers")
+
+
+def _link(url: str, text: str):
+    return format_html('<a href="{}" rel="noreferrer">{}</a>', url, text) if url else "-"
+
+
+class MediaCopyInline(ReadOnlyAdmin, admin.TabularInline):
+    """The archived result files: Topview's URL (valid 7 days) beside our copy."""
+
+    model = MediaCopy
+    fields = readonly_fields = [
+        "role", "state", "source_link", "copy_link", "size", "sha256", "attempts",
+        "last_error", "source_expires_at", "archived_at",
+    ]
+    extra = 0
+
+    @admin.display(description="Topview's URL")
+    def source_link(self, copy):
+        return _link(copy.source_url, "source")
+
+    @admin.display(description="our copy")
+    def copy_link(self, copy):
+        return _link(copy.url, copy.file.name)
 
 
 class NotificationInline(ReadOnlyAdmin, admin.TabularInline):
@@ -85,19 +124,26 @@ class TaskAdmin(admin.ModelAdmin):
     list_display = [
         "topview_task_id", "biz_type", "status", "owner", "status_changed_at", "updated_at",
     ]
-    list_filter = ["status", BizTypeFilter, "updated_at"]
+    list_filter = ["status", BizTypeFilter, ReconciliationFilter, "updated_at"]
     list_select_related = ["owner"]
     search_fields = ["topview_task_id__exact"]
     search_help_text = "Exact Topview task id."
     sortable_by = ["updated_at"]  # The only order an index serves.
-    fields = [
-        "topview_task_id", "biz_type", "status", "status_changed_at", "owner", "error_message",
-        "video_url", "cover_url", "duration_ms", "cost_credits", "result",
-        "created_at", "updated_at",
+    fieldsets = [
+        (None, {"fields": [
+            "topview_task_id", "biz_type", "kind", "status", "status_changed_at", "owner",
+            "error_message", "video_url", "cover_url", "duration_ms", "cost_credits", "result",
+            "created_at", "updated_at",
+        ]}),
+        ("Reconciliation", {"fields": [
+            "next_poll_at", "poll_attempts", "last_polled_at", "poll_error",
+        ]}),
     ]
-    readonly_fields = [name for name in fields if name != "owner"]
+    readonly_fields = [
+        name for _, options in fieldsets for name in options["fields"] if name != "owner"
+    ]
     autocomplete_fields = ["owner"]
-    inlines = [NoticeInline, NotificationInline]
+    inlines = [NoticeInline, NotificationInline, MediaCopyInline]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER

@@ -11,4 +11,5 @@ USER_TASK_ORDERING = ("-created_at", "-id")
 
 def task_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Task]:
     """The user's own tasks, and only theirs: every read of the API starts here."""
-    return Task.objects.filter(owner=user).order_by(*USER_TASK_ORDERING)
+    tasks = Task.objects.filter(owner=user).order_by(*USER_TASK_ORDERING)
+    return tasks.prefetch_related("media_copies")  # One query for a page's copies.

@@ -3,9 +3,10 @@
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
@@ -14,11 +15,14 @@ from live.services import task_broadcast_on_commit
 from topview_project import broker, metrics
 from topview_project.bulk import bulk_update
 
+from . import reconciliation
+from .archive import media_copies_record
 from .lifecycle import Transition, transition
-from .models import Notification, Task
+from .models import OPEN_STATUSES, Notification, Task
 from .results import extract_result_fields, load_result
-from .status import TaskStatus
+from .status import TERMINAL, TaskStatus
 from .tasks import send_notification
+from .topview_client import TaskKind
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class StatusChange:
     error_message: str
     result: Any
     notify_owner: bool
+    archive_media: bool = True  # a success has its result files archived once committed
 
 
 class TaskBatch:
@@ -60,6 +65,7 @@ class TaskBatch:
             self.tasks = {task.topview_task_id: task for task in locked.all()}
         self.moved: dict[int, Task] = {}
         self.finished: list[Task] = []
+        self.succeeded: list[Task] = []
         self.now = timezone.now()
 
     def status_of(self, topview_task_id: str) -> TaskStatus:
@@ -73,6 +79,8 @@ class TaskBatch:
             self.moved[task.pk] = task
         if step.finished and change.notify_owner and task.owner_id:
             self.finished.append(task)
+        if step.changed and step.status == TaskStatus.SUCCESS and change.archive_media:
+            self.succeeded.append(task)
         return task, step
 
     def save(self) -> None:
@@ -82,6 +90,8 @@ class TaskBatch:
             task_broadcast_on_commit(task=task)  # Live: the owner's sockets, after commit.
         for task in self.finished:
             notification_record(task)
+        if self.succeeded:
+            media_copies_record(tasks=self.succeeded)
 
 
 def task_apply_status(**change: Any) -> tuple[Task, Transition]:
@@ -96,13 +106,19 @@ def task_apply_status(**change: Any) -> tuple[Task, Transition]:
 
 _MOVED_FIELDS = [
     "status", "status_changed_at", "biz_type", "error_message", "result", "video_url",
-    "cover_url", "duration_ms", "cost_credits", "updated_at",
+    "cover_url", "duration_ms", "cost_credits", "updated_at", "next_poll_at", "poll_attempts",
 ]
 
 
 def _move(task: Task, change: StatusChange, step: Transition, now) -> None:
     task.status = step.status
     task.status_changed_at = task.updated_at = now
+    # A changed status starts reconciliation's clock again; a finished task is never asked.
+    task.next_poll_at = (
+        None if step.status in TERMINAL
+        else now + timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
+    )
+    task.poll_attempts = 0
     task.biz_type = task.biz_type or change.biz_type
     if step.status == TaskStatus.FAILED:
         task.error_message = change.error_message
@@ -114,6 +130,63 @@ def _move(task: Task, change: StatusChange, step: Transition, now) -> None:
         task.cover_url = fields.cover_url
         task.duration_ms = fields.duration_ms
         task.cost_credits = fields.cost_credits
+
+
+@dataclass(frozen=True)
+class PollClaim:
+    """The tasks a reconciliation run may ask Topview about now, with where to ask."""
+
+    tasks: list[tuple[Task, TaskKind]]
+    unaskable: int  # due tasks whose kind we cannot tell: set aside, the reason on each
+
+
+def task_poll_claim(*, now: datetime, per_minute: int) -> PollClaim:
+    """Take the tasks due for a query, within the cap per minute, and set each one's next query.
+
+    The next query time (the backoff) is written before Topview is asked: a run that dies, or
+    a second run at the same time (rows locked, skipped), asks nobody twice. A status change
+    (`task_apply_status`) starts the clock again.
+    """
+    used = Task.objects.filter(last_polled_at__gt=now - timedelta(minutes=1)).count()
+    budget = reconciliation.query_budget(per_minute=per_minute, used_last_minute=used)
+    if not budget:
+        return PollClaim(tasks=[], unaskable=0)
+    claimed, unaskable = [], []
+    with transaction.atomic():
+        due = (
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OPEN_STATUSES, next_poll_at__lte=now)
+            .order_by("next_poll_at")[:budget]
+        )
+        for task in due:
+            kind = reconciliation.kind_to_ask(kind=task.kind, biz_type=task.biz_type)
+            if kind is None:
+                task.next_poll_at = None
+                task.poll_error = reconciliation.cannot_ask_reason(
+                    kind=task.kind, biz_type=task.biz_type
+                )
+                unaskable.append(task)
+                continue
+            task.poll_attempts += 1
+            task.last_polled_at = now
+            task.next_poll_at = now + reconciliation.poll_delay(
+                attempts=task.poll_attempts,
+                after_seconds=settings.RECONCILE_AFTER_SECONDS,
+                max_seconds=settings.RECONCILE_BACKOFF_MAX_SECONDS,
+            )
+            claimed.append((task, kind))
+        Task.objects.bulk_update(
+            [task for task, _ in claimed] + unaskable,
+            ["next_poll_at", "poll_attempts", "last_polled_at", "poll_error"],
+        )
+    for task in unaskable:
+        logger.warning("Reconciliation skips task %s: %s", task.topview_task_id, task.poll_error)
+    return PollClaim(tasks=claimed, unaskable=len(unaskable))
+
+
+def task_poll_record(*, task_id: int, error: str) -> None:
+    """What the last query gave: an error to show, or none (it was answered)."""
+    Task.objects.filter(pk=task_id).update(poll_error=error[:2000])
 
 
 def notification_record(task: Task) -> None:

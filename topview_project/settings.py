@@ -366,3 +366,56 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# Reconciliation (issue 6): Topview is asked about tasks whose callback never came. A task whose
+# status has not changed for RECONCILE_AFTER_SECONDS is queried, then again after twice that,
+# four times that... up to RECONCILE_BACKOFF_MAX_SECONDS apart; never more than
+# RECONCILE_MAX_QUERIES_PER_MINUTE queries a minute in all. Nothing happens without TOPVIEW_API_KEY.
+RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 600)
+RECONCILE_BACKOFF_MAX_SECONDS = env_int("RECONCILE_BACKOFF_MAX_SECONDS", 6 * 3600)
+RECONCILE_MAX_QUERIES_PER_MINUTE = env_int("RECONCILE_MAX_QUERIES_PER_MINUTE", 60)
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["reconcile"] = {
+    "task": "notices.reconcile",
+    "schedule": RECONCILE_INTERVAL_SECONDS,
+    "options": {"expires": RECONCILE_INTERVAL_SECONDS},
+}
+
+# Media archive (issue 6): a successful task's video and cover are copied to Django's default
+# storage (files under MEDIA_ROOT; an S3-compatible bucket when ARCHIVE_S3_BUCKET is set, with
+# boto3 installed), since Topview's URLs expire after 7 days.
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / "media"))
+MEDIA_URL = env_str("MEDIA_URL", "/media/")
+ARCHIVE_S3_BUCKET = env_str("ARCHIVE_S3_BUCKET")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if ARCHIVE_S3_BUCKET:
+    # Empty values fall back to boto3's own chain (AWS_* variables, an instance role).
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ARCHIVE_S3_BUCKET,
+            "endpoint_url": env_str("ARCHIVE_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("ARCHIVE_S3_REGION") or None,
+            "access_key": env_str("ARCHIVE_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("ARCHIVE_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("ARCHIVE_S3_PREFIX", "topview-media"),
+            # Private objects, served through signed URLs that expire; never overwritten.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env_int("ARCHIVE_S3_URL_SECONDS", 3600),
+            "file_overwrite": False,
+        },
+    }
+ARCHIVE_MAX_BYTES = env_int("ARCHIVE_MAX_BYTES", 2 * 1024**3)
+# Host names (and their subdomains) result files may be fetched from, redirects included; empty:
+# any. Set it to Topview's CDN hosts in production: a forged notice's URL is then never fetched.
+ARCHIVE_ALLOWED_HOSTS = [host.lower() for host in env_list("ARCHIVE_ALLOWED_HOSTS", "")]
+ARCHIVE_TIMEOUT_SECONDS = env_int("ARCHIVE_TIMEOUT_SECONDS", 30)
+ARCHIVE_LEASE_SECONDS = env_int("ARCHIVE_LEASE_SECONDS", 900)
+ARCHIVE_RETRY_BASE_SECONDS = env_int("ARCHIVE_RETRY_BASE_SECONDS", 60)
+ARCHIVE_RETRY_MAX_SECONDS = env_int("ARCHIVE_RETRY_MAX_SECONDS", 1800)
+ARCHIVE_SOURCE_TTL_SECONDS = env_int("ARCHIVE_SOURCE_TTL_SECONDS", 7 * 24 * 3600)
+ARCHIVE_ALERT_BEFORE_EXPIRY_SECONDS = env_int("ARCHIVE_ALERT_BEFORE_EXPIRY_SECONDS", 24 * 3600)

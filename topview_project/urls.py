@@ -19,3 +19,10 @@ urlpatterns = [
 
 # Live updates: the staff page of incoming notices (its WebSockets are in live/routing.py).
 urlpatterns += [path("live/", include("live.urls"))]
+
+# Archived media (issue 6) under MEDIA_URL, from the filesystem in development only (static()
+# serves nothing when DEBUG is off): the files are the owners' videos, not public assets.
+from django.conf import settings  # noqa: E402
+from django.conf.urls.static import static  # noqa: E402
+
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from tasks.alerts import alert_admins_once
+from tasks.archive import media_sweep
 from tasks.services import notification_sweep
 from topview_project import broker
 
@@ -33,20 +34,23 @@ class Sweep:
     notices: int
     notifications: int
     alerts: int
+    media_copies: int
+    media_alerts: int
 
 
 def outbox_sweep() -> Sweep:
-    """Hand on every due notice, unsent notification and unalerted dead notice.
+    """Hand on every due notice, unsent notification, unalerted dead notice and media copy.
 
     Its heartbeat tells /readyz that beat and a worker are alive: both are needed for a sweep.
     """
+    grace = timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS)
+    media = media_sweep(grace=grace, limit=settings.NOTICE_SWEEP_BATCH)
     sweep = Sweep(
         notices=_sweep_due_notices(),
-        notifications=notification_sweep(
-            older_than=timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS),
-            limit=settings.NOTICE_SWEEP_BATCH,
-        ),
+        notifications=notification_sweep(older_than=grace, limit=settings.NOTICE_SWEEP_BATCH),
         alerts=_sweep_dead_alerts(),
+        media_copies=media.copies,
+        media_alerts=media.alerts,
     )
     Heartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"at": timezone.now()})
     return sweep
@@ -100,26 +104,20 @@ def _sweep_dead_alerts() -> int:
 
 def notice_alert_dead(*, notice_id: int) -> Notice:
     """Tell the admins a notice is dead, once: marked before sending, never sent twice."""
-    with transaction.atomic():
-        notice = Notice.objects.select_for_update().get(pk=notice_id)
-        if notice.state != NoticeState.DEAD or notice.alerted_at is not None:
-            return notice
-        notice.alerted_at = timezone.now()
-        notice.save(update_fields=["alerted_at"])
+    return alert_admins_once(
+        queryset=Notice.objects.all(), pk=notice_id,
+        wanted=lambda notice: notice.state == NoticeState.DEAD, compose=_dead_notice_alert,
+    )
+
+
+def _dead_notice_alert(notice: Notice) -> tuple[str, str]:
     link = settings.PUBLIC_BASE_URL + reverse("admin:notices_notice_change", args=[notice.pk])
-    try:
-        mail_admins(
-            subject=f"Notice {notice.pk} is dead (task {notice.topview_task_id or 'unknown'})",
-            message=(
-                f"Notice {notice.pk} failed {notice.attempts} times and will not be tried again.\n"
-                f"Last error: {notice.last_error}\n\n{link}\n\n"
-                "Once the cause is fixed, replay it from the admin (action: Replay)."
-            ),
-        )
-    except Exception:
-        # The log is the alert of last resort; the mark stays, so the sweep does not resend.
-        logger.exception("Could not alert the admins that notice %s is dead", notice.pk)
-    return notice
+    return (
+        f"Notice {notice.pk} is dead (task {notice.topview_task_id or 'unknown'})",
+        f"Notice {notice.pk} failed {notice.attempts} times and will not be tried again.\n"
+        f"Last error: {notice.last_error}\n\n{link}\n\n"
+        "Once the cause is fixed, replay it from the admin (action: Replay).",
+    )
 
 
 def notice_replay(*, notices: QuerySet[Notice]) -> int:

@@ -25,7 +25,7 @@ from topview_project import broker, metrics
 from topview_project.bulk import bulk_update
 from topview_project.logcontext import log_context
 
-from ..models import Notice, NoticeState
+from ..models import Notice, NoticeSource, NoticeState
 from ..tasks import alert_dead_notice
 
 logger = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ def asks_topview(notice: Notice) -> bool:
     one that would finish a task, when the API is configured."""
     return bool(
         is_configured() and not notice.is_test and notice.topview_task_id
+        and notice.source != NoticeSource.POLL  # Topview's own answer: asking would repeat it.
         and TaskStatus(notice.task_status) in TERMINAL
     )
 
@@ -152,13 +153,16 @@ def apply_claimed(notices: list[Notice], *, verdicts: dict[int, Verdict]) -> lis
 
 def _trusted_verdict(notice: Notice, task_status: TaskStatus | None) -> Verdict:
     """The verdict on a notice Topview is not asked about: its own word, unconfirmed where it
-    finishes a task (no API credentials: every notice is trusted)."""
+    finishes a task (no API credentials: every notice is trusted), confirmed where it is
+    Topview's own answer to our query (a poll notice)."""
     claimed = TaskStatus(notice.task_status)
     result = (notice.payload or {}).get("result")
     if notice.is_test or task_status is None or task_status in TERMINAL or claimed not in TERMINAL:
         # Nothing to confirm: a test, no task, a task already finished (the notice is late), or
         # a status that finishes nothing.
         return Verdict(Verification.NOT_NEEDED, claimed, result=result)
+    if notice.source == NoticeSource.POLL:
+        return Verdict(Verification.CONFIRMED, claimed, result=result)  # Topview's own answer
     return Verdict(Verification.UNCONFIRMED, claimed, result=result)
 
 
@@ -181,6 +185,7 @@ def _status_change(notice: Notice, verdict: Verdict) -> StatusChange | None:
         error_message=error_message if isinstance(error_message, str) else "",
         result=verdict.result,
         notify_owner=not notice.is_test,
+        archive_media=not notice.is_test,
     )
 
 

@@ -2,17 +2,32 @@
 
 from rest_framework import serializers
 
-from tasks.models import Task
+from tasks.models import MediaCopy, Task
 from tasks.topview_client import KINDS
 
 
+class MediaCopySerializer(serializers.ModelSerializer):
+    """Our copy of a result file: Topview's URL stops working 7 days after success, ours not."""
+
+    url = serializers.CharField(read_only=True, help_text="Our copy's URL; empty until archived.")
+
+    class Meta:
+        model = MediaCopy
+        fields = ["role", "state", "source_url", "url", "size", "sha256", "archived_at"]
+        read_only_fields = fields
+
+
 class TaskSerializer(serializers.ModelSerializer):
+    media_copies = MediaCopySerializer(
+        many=True, read_only=True, help_text="Our copies of the video and cover, once it succeeded."
+    )
+
     class Meta:
         model = Task
         fields = [
             "id", "topview_task_id", "kind", "biz_type", "status", "status_changed_at",
-            "error_message", "video_url", "cover_url", "duration_ms", "cost_credits",
-            "created_at", "updated_at",
+            "error_message", "video_url", "cover_url", "media_copies", "duration_ms",
+            "cost_credits", "created_at", "updated_at",
         ]
         read_only_fields = fields
 

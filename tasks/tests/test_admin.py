@@ -77,7 +77,7 @@ def test_changelist_counts_no_whole_table(admin_client, task):
 def test_page_lists_notices_in_time_order_and_notifications(admin_client, task, owner):
     response = admin_client.get(change_url(task))
     assert response.status_code == 200
-    notices_inline, notifications_inline = response.context["inline_admin_formsets"]
+    notices_inline, notifications_inline, _ = response.context["inline_admin_formsets"]
     listed = [form.original for form in notices_inline]
     assert [n.status for n in listed] == ["queued", "running", "success"]
     html = response.content.decode()
@@ -94,6 +94,7 @@ def test_only_the_owner_can_be_changed(admin_client, task, django_user_model):
         "owner": other.pk, "status": "failed", "topview_task_id": "hijacked",
         "notices-TOTAL_FORMS": 3, "notices-INITIAL_FORMS": 3,
         "notifications-TOTAL_FORMS": 1, "notifications-INITIAL_FORMS": 1,
+        "media_copies-TOTAL_FORMS": 0, "media_copies-INITIAL_FORMS": 0,
     }
     response = admin_client.post(change_url(task), data)
     assert response.status_code == 302

@@ -5,11 +5,12 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tasks.models import Task
+from tasks.models import MediaCopy, Task
 
 from .fake_topview_fixtures import no_backoff, topview  # noqa: F401 (fixtures)
 
@@ -65,9 +66,28 @@ def test_a_user_reads_their_task_and_gets_404_for_anyone_elses(ada, bob):
         mine.pk, "success", "https://cdn/v.mp4", "")
     assert set(body) == {"id", "topview_task_id", "kind", "biz_type", "status",
                          "status_changed_at", "error_message", "video_url", "cover_url",
-                         "duration_ms", "cost_credits", "created_at", "updated_at"}
+                         "media_copies", "duration_ms", "cost_credits", "created_at",
+                         "updated_at"}
     assert api_for(ada).get(f"{URL}{theirs.pk}/").status_code == 404
     assert api_for(ada).get(f"{URL}999999/").status_code == 404
+
+
+def test_a_task_shows_topviews_url_beside_our_copy(ada, settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(tmp_path), "base_url": "/media/"}}}
+    task = make_task(ada, 1, status="success", video_url="https://cdn/v.mp4")
+    copy = MediaCopy.objects.create(
+        task=task, role="video", source_url="https://cdn/v.mp4", state="done", size=3,
+        sha256="ab" * 32, file=ContentFile(b"mp4", name="topview/ada-1/video.mp4"),
+        source_expires_at=timezone.now() + timedelta(days=7), archived_at=timezone.now())
+    MediaCopy.objects.create(task=task, role="cover", source_url="https://cdn/c.jpg",
+                             source_expires_at=copy.source_expires_at)
+    copies = {c["role"]: c for c in api_for(ada).get(f"{URL}{task.pk}/").json()["media_copies"]}
+    assert copies["video"]["source_url"] == "https://cdn/v.mp4"
+    assert copies["video"]["url"] == "/media/topview/ada-1/video.mp4"
+    assert (copies["video"]["size"], copies["video"]["sha256"]) == (3, "ab" * 32)
+    assert (copies["cover"]["state"], copies["cover"]["url"]) == ("pending", "")
 
 
 @pytest.mark.parametrize("method, path", [("get", URL), ("post", URL), ("get", f"{URL}1/")])
