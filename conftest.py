@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -84,7 +85,8 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "topview_project", "worker", "--beat",
              "--schedule", str(log.parent / "beat-schedule"),
-             "--concurrency=2", "--loglevel=INFO", "-Q", queue, "-n", f"test-{os.getpid()}@%h"],
+             "--concurrency=2", "--loglevel=INFO", "-Q", f"{queue},{settings.CELERY_MEDIA_QUEUE}",
+             "-n", f"test-{os.getpid()}@%h"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     try:

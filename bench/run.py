@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from faults.procs import Managed, wait_for  # noqa: E402
-from faults.stack import Stack  # noqa: E402
+from faults.stack import NOTICE_QUEUE, Stack  # noqa: E402
 
 CONNECTIONS = 16
 INGEST_SECONDS = int(os.environ.get("BENCH_INGEST_SECONDS", 20))
@@ -85,7 +85,7 @@ class Bench:
         name = f"worker-{time.monotonic_ns()}"
         self.worker = self.stack._managed(name, [
             sys.executable, "-m", "celery", "-A", app, "worker", "--loglevel=INFO",
-            f"--concurrency={concurrency}",
+            f"--concurrency={concurrency}", "-Q", NOTICE_QUEUE,
         ]).start()
         log = self.worker.log
         wait_for("Celery worker", lambda: b"ready." in log.read_bytes(), timeout=60,

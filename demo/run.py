@@ -200,7 +200,7 @@ def start_worker(demo: Demo) -> None:
     log = demo.folder / "worker.log"
     demo.start("worker", [sys.executable, "-m", "celery", "-A", "topview_project", "worker",
                           "--beat", "--schedule", str(demo.folder / "beat-schedule"),
-                          "--concurrency=1", "-Q", demo.env["CELERY_QUEUE"]])
+                          "--concurrency=1"])  # Its queues: this demo's (CELERY_QUEUE).
     demo.wait_for("Celery worker", lambda: b"ready." in log.read_bytes())
     demo.say("worker", f"Celery worker ready on queue {demo.env['CELERY_QUEUE']}")
 

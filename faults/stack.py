@@ -19,6 +19,9 @@ from faults.procs import Managed, children, free_port, signal_pid, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_USER = "postgres"  # initdb and postgres refuse to run as root.
+# The stack's queue; its worker takes it alone, as docker-compose's worker does (media downloads
+# have a worker of their own there, and none here: the load's result URLs lead nowhere).
+NOTICE_QUEUE = "topview-notices"
 
 
 def postgres_bin() -> Path:
@@ -49,6 +52,7 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.pg_port}/postgres",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "CELERY_QUEUE": NOTICE_QUEUE,
             "DJANGO_DEBUG": "0",
             "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
             "DJANGO_EMAIL_FILE_PATH": str(self.mail_dir),
@@ -209,7 +213,7 @@ class Stack:
         self._worker_generation += 1
         self.worker = self._managed(f"worker-{self._worker_generation}", [
             sys.executable, "-m", "celery", "-A", "topview_project", "worker",
-            "--concurrency=2", "--loglevel=INFO",
+            "--concurrency=2", "--loglevel=INFO", "-Q", NOTICE_QUEUE,
         ]).start()
         log = self.worker.log
         wait_for("Celery worker", lambda: b"ready." in log.read_bytes(), timeout=60,

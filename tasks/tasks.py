@@ -23,21 +23,16 @@ def send_notification(notification_id: int) -> None:
 _ARCHIVE_LEASE = settings.ARCHIVE_LEASE_SECONDS
 
 
+# On the media queue (CELERY_MEDIA_QUEUE): a worker of its own, so slow downloads never hold up
+# notices. A failure is not retried by Celery: its row says when it is due again, and the sweep
+# hands it on then (no countdown messages held in a worker's memory, however many fail).
 @shared_task(
-    name="tasks.archive_media", bind=True, max_retries=None,
-    soft_time_limit=_ARCHIVE_LEASE * 0.8, time_limit=_ARCHIVE_LEASE * 0.9,
+    name="tasks.archive_media", soft_time_limit=_ARCHIVE_LEASE * 0.8, time_limit=_ARCHIVE_LEASE * 0.9
 )
-def archive_media(self, copy_id: int) -> None:
-    """Archive one copy; a failure is retried when its row says (in-process runs leave it to the sweep)."""
-    from django.utils import timezone
-
+def archive_media(copy_id: int) -> None:
     from .archive import media_archive
-    from .models import MediaState
 
-    copy = media_archive(copy_id=copy_id)
-    if copy.state == MediaState.FAILED and not self.request.is_eager:
-        wait = (copy.next_attempt_at - timezone.now()).total_seconds()
-        raise self.retry(countdown=max(wait, 0))
+    media_archive(copy_id=copy_id)
 
 
 @shared_task(name="tasks.alert_media_copy")

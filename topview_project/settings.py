@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 from standardwebhooks.webhooks import Webhook
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -188,6 +189,12 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 if not CELERY_BROKER_URL:
     CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "topview-notices")
+# Media downloads have a queue of their own, for a worker of their own (docker-compose's
+# media-worker): a burst of slow or failing downloads never holds up notices. A worker started
+# without -Q takes both queues (make run, the tests).
+CELERY_MEDIA_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-media"
+CELERY_TASK_QUEUES = [Queue(CELERY_TASK_DEFAULT_QUEUE), Queue(CELERY_MEDIA_QUEUE)]
+CELERY_TASK_ROUTES = {"tasks.archive_media": {"queue": CELERY_MEDIA_QUEUE}}
 CELERY_TASK_IGNORE_RESULT = True
 # A message is acknowledged only once its work is done, and taken one at a time.
 CELERY_TASK_ACKS_LATE = True
@@ -410,9 +417,14 @@ if ARCHIVE_S3_BUCKET:
         },
     }
 ARCHIVE_MAX_BYTES = env_int("ARCHIVE_MAX_BYTES", 2 * 1024**3)
-# Host names (and their subdomains) result files may be fetched from, redirects included; empty:
-# any. Set it to Topview's CDN hosts in production: a forged notice's URL is then never fetched.
+# Host names (and their subdomains) result files may be fetched from, redirects included; "*"
+# or, in development, empty: any. Production needs it said: a forged notice's result URL would
+# otherwise have a worker fetch from anywhere, the internal network included.
 ARCHIVE_ALLOWED_HOSTS = [host.lower() for host in env_list("ARCHIVE_ALLOWED_HOSTS", "")]
+if PRODUCTION and not ARCHIVE_ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs ARCHIVE_ALLOWED_HOSTS: Topview's CDN hosts, or * for any"
+    )
 ARCHIVE_TIMEOUT_SECONDS = env_int("ARCHIVE_TIMEOUT_SECONDS", 30)
 ARCHIVE_LEASE_SECONDS = env_int("ARCHIVE_LEASE_SECONDS", 900)
 ARCHIVE_RETRY_BASE_SECONDS = env_int("ARCHIVE_RETRY_BASE_SECONDS", 60)

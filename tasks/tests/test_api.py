@@ -82,7 +82,8 @@ def test_a_task_shows_topviews_url_beside_our_copy(ada, settings, tmp_path):
         sha256="ab" * 32, file=ContentFile(b"mp4", name="topview/ada-1/video.mp4"),
         source_expires_at=timezone.now() + timedelta(days=7), archived_at=timezone.now())
     MediaCopy.objects.create(task=task, role="cover", source_url="https://cdn/c.jpg",
-                             source_expires_at=copy.source_expires_at)
+                             source_expires_at=copy.source_expires_at,
+                             next_attempt_at=timezone.now())
     copies = {c["role"]: c for c in api_for(ada).get(f"{URL}{task.pk}/").json()["media_copies"]}
     assert copies["video"]["source_url"] == "https://cdn/v.mp4"
     assert copies["video"]["url"] == "/media/topview/ada-1/video.mp4"

@@ -4,7 +4,6 @@ import hashlib
 from datetime import timedelta
 
 import pytest
-from celery.exceptions import Retry
 from django.core import mail
 from django.core.files.storage import default_storage
 from django.utils import timezone
@@ -173,6 +172,13 @@ def test_allowed_hosts_and_their_subdomains_only(settings, url, allowed):
             check_source_url(url)
 
 
+def test_a_star_allows_any_host(settings):
+    settings.ARCHIVE_ALLOWED_HOSTS = ["*"]
+    check_source_url("http://anywhere.example/v.mp4")
+    with pytest.raises(ArchiveRefused, match="not an HTTP"):
+        check_source_url("file:///etc/passwd")
+
+
 def test_a_redirect_is_followed_only_to_an_allowed_host(media, settings):
     settings.ARCHIVE_ALLOWED_HOSTS = ["127.0.0.1"]
     target = media.serve("/final.mp4", VIDEO)
@@ -183,19 +189,27 @@ def test_a_redirect_is_followed_only_to_an_allowed_host(media, settings):
     assert copy.state == MediaState.FAILED and "'localhost' is not in" in copy.last_error
 
 
-def test_a_failure_in_a_worker_is_retried_by_celery_when_its_row_says(media, monkeypatch):
+def test_a_failure_is_handed_on_again_by_the_sweep_once_due(media, handed_on):
     copy = copy_of(media.serve("/v.mp4", VIDEO, failures=1))
-    retries = []
-    monkeypatch.setattr(archive_media, "retry", lambda countdown: retries.append(countdown) or Retry())
-    archive_media.push_request(is_eager=False)  # as in a worker
-    try:
-        with pytest.raises(Retry):
-            archive_media.run(copy.pk)
-    finally:
-        archive_media.pop_request()
-    assert len(retries) == 1 and 55 < retries[0] <= 60
-    archive_media.apply(args=[copy.pk])  # in-process (eager) runs leave retries to the sweep
-    assert MediaCopy.objects.get(pk=copy.pk).state == MediaState.DONE and len(retries) == 1
+    archive_media.apply(args=[copy.pk])  # As a worker runs it: no retry message of its own.
+    copy = MediaCopy.objects.get(pk=copy.pk)
+    assert copy.state == MediaState.FAILED and handed_on == []
+    assert media_sweep(grace=timedelta(seconds=15), limit=100).copies == 0  # Not due yet.
+    MediaCopy.objects.filter(pk=copy.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=16))
+    assert media_sweep(grace=timedelta(seconds=15), limit=100).copies == 1
+    assert handed_on == [("tasks.archive_media", copy.pk)]
+    archive_media.apply(args=[copy.pk])
+    assert MediaCopy.objects.get(pk=copy.pk).state == MediaState.DONE
+
+
+def test_archive_messages_go_to_the_media_queue(settings):
+    from topview_project.celery import app
+
+    route = app.amqp.router.route({}, "tasks.archive_media")
+    assert route["queue"].name == settings.CELERY_MEDIA_QUEUE
+    assert app.amqp.router.route({}, "notices.process_notices")["queue"].name == (
+        settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
 def test_a_copy_done_is_not_downloaded_again(media):

@@ -1,5 +1,5 @@
 """docker-compose.yml's services, run as the file gives them, on this machine (no Docker here):
-web, worker and beat against the test database and Redis; a notice goes through, and each
+web, worker, media-worker and beat against the test database and Redis; a notice goes through, and each
 service's health check passes."""
 
 import json
@@ -23,7 +23,7 @@ from notices.models import Notice, NoticeState
 from .servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-SERVICES = ("web", "worker", "beat")
+SERVICES = ("web", "worker", "media-worker", "beat")
 
 
 def argv(command, port: int, schedule: Path) -> list[str]:

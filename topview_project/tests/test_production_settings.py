@@ -9,6 +9,7 @@ PRODUCTION = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
     "DJANGO_ALLOWED_HOSTS": "notices.example.com",
     "NOTICE_TOKENS": secrets.token_urlsafe(32),
+    "ARCHIVE_ALLOWED_HOSTS": "cdn.topview.ai",
 }
 
 
@@ -28,7 +29,8 @@ def test_check_deploy_reports_nothing():
 
 
 def test_production_refuses_to_start_without_its_secrets():
-    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "NOTICE_TOKENS"):
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "NOTICE_TOKENS",
+                 "ARCHIVE_ALLOWED_HOSTS"):
         env = {k: v for k, v in PRODUCTION.items() if k != name}
         done = deploy_check(env, **{name: None})
         assert done.returncode != 0 and "ImproperlyConfigured" in done.stderr, name
