@@ -3,9 +3,10 @@
 It starts a stack of its own (faults.stack: PostgreSQL via initdb and Redis on free ports, then
 gunicorn and Celery workers as docker-compose runs them), and measures:
 
-1. Ingest: wrk posts unique Topview notices over 16 connections to each gunicorn configuration,
-   with a worker running, against the same configuration serving bench/bare_wsgi.py (the ceiling)
-   and bench/bare_django.py (the service's Django answering a constant: what Django costs).
+1. Ingest: wrk posts unique Topview notices over 16 connections to each gunicorn configuration
+   (no worker running: the notices wait in the queue), against the same configuration serving
+   bench/bare_wsgi.py (the ceiling) and bench/bare_django.py (the service's Django answering a
+   constant: what Django costs).
 2. End to end: 300 notices/s for 30 s; receipt to processed, from the database; backlog at the end.
 3. Worker: pending notices one worker process (concurrency 1) drains per second, with Celery's
    default (database connection closed around every task) and with CELERY_DB_REUSE_MAX.
@@ -153,7 +154,8 @@ class Bench:
         self.start_web("bench.bare_django_wsgi:application", server_args)
         bare_django = self.wrk(INGEST_SECONDS)
         self.stop(self.web)
-        self.start_worker()
+        # No worker: the cores go to the web and PostgreSQL alone, as for the two references;
+        # the end-to-end phase measures the web and the worker together.
         self.start_web("topview_project.wsgi:application", server_args)
         app = self.wrk(INGEST_SECONDS)
         app["stored"] = self.db.execute("SELECT count(*) FROM notices_notice").fetchone()[0]
@@ -328,7 +330,7 @@ def chart(results: dict, path: Path) -> None:
 
 
 def report(results: dict) -> None:
-    print(f"\nIngest ({INGEST_SECONDS} s, {CONNECTIONS} connections, worker running):")
+    print(f"\nIngest ({INGEST_SECONDS} s, {CONNECTIONS} connections, no worker running):")
     print(f"{'server':16} {'bare r/s':>9} {'Django r/s':>10} {'notice r/s':>10} {'ratio':>6} "
           f"{'/Django':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'backlog':>7} "
           f"{'web MB':>7} {'worker MB':>9}")
