@@ -66,7 +66,7 @@ bench-admin: $(VENV)/.installed
 		createdb -h 127.0.0.1 -U postgres $(notdir $(BENCH_DATABASE_URL))
 	PYTHONPATH=. DATABASE_URL=$(BENCH_DATABASE_URL) DJANGO_DEBUG=0 $(PY) bench/admin_million.py
 
-# Ingest, end to end, worker drain and memory on a stack of its own (about 4 minutes; never in
+# Ingest, end to end, worker drain and memory on a stack of its own (about 6 minutes; never in
 # CI): prints a table, writes bench/last-run.json and bench/last-run.png.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py

@@ -1,4 +1,5 @@
-"""Settings for `make bench`'s second reference: the service's own Django, nothing of ours.
+"""Settings for `make bench`'s second reference: the service's own Django, nothing of ours
+(DJANGO_SETTINGS_MODULE=bench.bare_django, served by topview_project.wsgi).
 
 The same settings, middleware and gunicorn configuration as the service, with a URLconf whose
 notice URL answers a constant JSON after reading the body (no database, no broker). The gap
