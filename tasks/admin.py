@@ -106,6 +106,9 @@ class MediaCopyInline(ReadOnlyAdmin, admin.TabularInline):
 
     @admin.display(description="Topview's URL")
     def source_link(self, copy):
+        # Topview's URL came in a notice: a javascript: one would run in the admin when clicked.
+        if not copy.source_url.lower().startswith(("http://", "https://")):
+            return copy.source_url or "-"
         return _link(copy.source_url, "source")
 
     @admin.display(description="our copy")

@@ -5,8 +5,8 @@ file is recorded in the same transaction, and handed to a worker once committed.
 claims it (a lease, the attempt counted, as notices are claimed), streams the file into a
 temporary file while counting and hashing it, refuses it if it is larger than ARCHIVE_MAX_BYTES
 or shorter than announced, and only then saves it to storage: storage never holds a partial
-file. A failure is retried with backoff (Celery's retry; the sweep hands on any copy whose
-message was lost) until Topview's URL expires; the admins are told once when a copy is still
+file. A failure is retried with backoff (the row says when; the sweep hands it on then, as it
+does any copy whose message was lost) until Topview's URL expires; the admins are told once when a copy is still
 missing ARCHIVE_ALERT_BEFORE_EXPIRY_SECONDS before that.
 """
 
@@ -113,8 +113,14 @@ def media_archive(*, copy_id: int) -> MediaCopy:
     except Exception as exc:
         logger.warning("Archiving %s failed (attempt %s): %s", copy, copy.attempts, exc)
         return _record_failure(copy.pk, exc)
+    lease_end = copy.next_attempt_at
     with transaction.atomic():
         copy = MediaCopy.objects.select_for_update().select_related("task").get(pk=copy_id)
+        if copy.state != MediaState.DOWNLOADING or copy.next_attempt_at != lease_end:
+            # Our lease lapsed and another worker took the copy over: its file is the one kept.
+            default_storage.delete(download.name)
+            logger.warning("Archiving %s outlived its lease; %s discarded", copy, download.name)
+            return copy
         copy.file.name = download.name
         copy.size, copy.sha256 = download.size, download.sha256
         copy.content_type = download.content_type[:128]
@@ -191,7 +197,7 @@ def _record_failure(copy_id: int, exc: Exception) -> MediaCopy:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """Doubling from ARCHIVE_RETRY_BASE_SECONDS, capped: inside the broker's visibility timeout."""
+    """Doubling from ARCHIVE_RETRY_BASE_SECONDS, capped at ARCHIVE_RETRY_MAX_SECONDS."""
     base = settings.ARCHIVE_RETRY_BASE_SECONDS
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.ARCHIVE_RETRY_MAX_SECONDS))
 

@@ -46,8 +46,9 @@ class TaskBatch:
     `apply` each change in the order its notices came, then `save` once: whatever the batch's
     size, a few statements (one SELECT, one INSERT of the tasks not seen before, one UPDATE of
     those that moved). The notices of one task are thus applied one at a time, whatever the
-    number of workers; tasks are locked in id order and inserted in taskId order, so two
-    batches wait for each other rather than deadlock.
+    number of workers. Tasks are locked in id order and inserted in taskId order, so batches
+    mostly wait for each other; the rare deadlock left (three batches racing on new tasks) is
+    PostgreSQL's to detect, and the batch's notices are then tried one at a time.
     """
 
     def __init__(self, *, biz_types: Mapping[str, str]) -> None:
@@ -110,15 +111,19 @@ _MOVED_FIELDS = [
 ]
 
 
-def _move(task: Task, change: StatusChange, step: Transition, now) -> None:
-    task.status = step.status
+def task_status_set(task: Task, status: TaskStatus, now) -> None:
+    """Give the task its new status (the caller saves it). A changed status starts
+    reconciliation's clock again; a finished task is never asked."""
+    task.status = status
     task.status_changed_at = task.updated_at = now
-    # A changed status starts reconciliation's clock again; a finished task is never asked.
     task.next_poll_at = (
-        None if step.status in TERMINAL
-        else now + timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
+        None if status in TERMINAL else now + timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
     )
     task.poll_attempts = 0
+
+
+def _move(task: Task, change: StatusChange, step: Transition, now) -> None:
+    task_status_set(task, step.status, now)
     task.biz_type = task.biz_type or change.biz_type
     if step.status == TaskStatus.FAILED:
         task.error_message = change.error_message

@@ -18,7 +18,7 @@ from live.services import task_broadcast_on_commit
 
 from .lifecycle import transition
 from .models import Task
-from .services import notification_record
+from .services import notification_record, task_status_set
 from .status import TERMINAL, TaskStatus, normalise_status
 from .topview_client import TopviewClient, TopviewError, TopviewProtocolError, notice_url
 
@@ -58,17 +58,16 @@ def _task_record(*, user: AbstractBaseUser, kind: str, topview_task_id: str,
             topview_task_id=topview_task_id,
             defaults={"owner": user, "kind": kind, "status": status},
         )
+        if not created:
+            # Its notice came first: the task is ours all the same, and a status never goes back.
+            adopted = task.owner_id is None
+            task.owner = task.owner or user
+            task.kind = task.kind or kind
+            step = transition(current=TaskStatus(task.status), incoming=status)
+            if step.changed:
+                task_status_set(task, step.status, timezone.now())
+            task.save()
+            if adopted and task.status in TERMINAL:
+                notification_record(task)  # It finished before it had an owner to tell.
         task_broadcast_on_commit(task=task)  # Live: the owner's pages show it at once.
-        if created:
-            return task
-        # Its notice came first: the task is ours all the same, and a status never goes back.
-        adopted = task.owner_id is None
-        task.owner = task.owner or user
-        task.kind = task.kind or kind
-        step = transition(current=TaskStatus(task.status), incoming=status)
-        if step.changed:
-            task.status, task.status_changed_at = step.status, timezone.now()
-        task.save()
-        if adopted and task.status in TERMINAL:
-            notification_record(task)  # It finished before it had an owner to tell.
     return task

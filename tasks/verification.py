@@ -14,8 +14,9 @@ from django.db import models
 
 from topview_project import untrusted_json
 
+from .reconciliation import kind_to_ask
 from .status import TERMINAL, TaskStatus, normalise_status
-from .topview_client import TopviewClient, TopviewNotFound, is_configured, kind_for_biz_type
+from .topview_client import TopviewClient, TopviewNotFound
 
 
 class Verification(models.TextChoices):
@@ -39,13 +40,14 @@ class Verdict:
         return message if isinstance(message, str) else ""
 
 
-def verify_status(*, topview_task_id: str, biz_type: str, claimed: TaskStatus, result: Any) -> Verdict:
-    """What a notice claiming `claimed` may move the task to. Raises TopviewError to retry later."""
-    if claimed not in TERMINAL:
-        return Verdict(Verification.NOT_NEEDED, claimed, result=result)
-    if not is_configured():
-        return Verdict(Verification.UNCONFIRMED, claimed, result=result)
-    kind = kind_for_biz_type(biz_type)
+def verify_status(*, topview_task_id: str, kind: str, biz_type: str, claimed: TaskStatus) -> Verdict:
+    """What a notice claiming the final status `claimed` may move the task to, by Topview's own
+    answer (the API configured). Raises TopviewError to retry later.
+
+    Asked where the task was submitted (`kind`, when we submitted it), else where its bizType
+    says: a photo avatar's notices carry no bizType we know.
+    """
+    kind = kind_to_ask(kind=kind, biz_type=biz_type)
     if kind is None:
         return Verdict(Verification.UNVERIFIABLE, TaskStatus.UNKNOWN)
     try:

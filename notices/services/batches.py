@@ -37,7 +37,8 @@ def notice_process_batch(*, notice_ids: list[int], within_seconds: float) -> int
     """
     started = time.monotonic()
     alone = _asking_topview(notice_ids)
-    alone += _process_together([pk for pk in notice_ids if pk not in set(alone)])
+    asking = set(alone)
+    alone += _process_together([pk for pk in notice_ids if pk not in asking])
     for done, notice_id in enumerate(alone):
         if time.monotonic() - started > within_seconds:
             broker.send(process_notices, alone[done:])
@@ -50,7 +51,7 @@ def _asking_topview(notice_ids: list[int]) -> list[int]:
     """The notices to be confirmed by Topview over HTTP first: never held in a transaction."""
     if not is_configured():
         return []  # Nobody to ask: no query either.
-    fields = ("is_test", "topview_task_id", "task_status")
+    fields = ("is_test", "topview_task_id", "task_status", "source")
     return [
         notice.pk
         for notice in Notice.objects.filter(pk__in=notice_ids).only(*fields).order_by("pk")

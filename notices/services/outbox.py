@@ -16,13 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tasks.alerts import alert_admins_once
-from tasks.archive import media_sweep
+from tasks.archive import MediaSweep, media_sweep
 from tasks.services import notification_sweep
 from topview_project import broker
 
 from ..models import OPEN_STATES, Heartbeat, Notice, NoticeState
 from ..parsing import NoticeFormat
-from ..tasks import alert_dead_notice, process_notice
+from ..tasks import alert_dead_notice, process_notice, process_notices
 
 logger = logging.getLogger(__name__)
 _LONGEST_WAIT = timedelta(hours=1)
@@ -44,16 +44,17 @@ def outbox_sweep() -> Sweep:
     Its heartbeat tells /readyz that beat and a worker are alive: both are needed for a sweep.
     """
     grace = timedelta(seconds=settings.NOTICE_SWEEP_GRACE_SECONDS)
-    media = media_sweep(grace=grace, limit=settings.NOTICE_SWEEP_BATCH)
-    sweep = Sweep(
-        notices=_sweep_due_notices(),
-        notifications=notification_sweep(older_than=grace, limit=settings.NOTICE_SWEEP_BATCH),
-        alerts=_sweep_dead_alerts(),
-        media_copies=media.copies,
-        media_alerts=media.alerts,
-    )
+    notices = _sweep_due_notices()
+    notifications = notification_sweep(older_than=grace, limit=settings.NOTICE_SWEEP_BATCH)
+    alerts = _sweep_dead_alerts()
+    try:  # The media archive's trouble must never hold up the notices, nor the heartbeat.
+        media = media_sweep(grace=grace, limit=settings.NOTICE_SWEEP_BATCH)
+    except Exception:
+        logger.exception("Sweep: the media archive's part failed; the next sweep tries again")
+        media = MediaSweep(copies=0, alerts=0)
     Heartbeat.objects.update_or_create(name=SWEEP_HEARTBEAT, defaults={"at": timezone.now()})
-    return sweep
+    return Sweep(notices=notices, notifications=notifications, alerts=alerts,
+                 media_copies=media.copies, media_alerts=media.alerts)
 
 
 def _sweep_due_notices() -> int:
@@ -79,8 +80,9 @@ def _sweep_due_notices() -> int:
         Notice.objects.bulk_update(due, ["next_attempt_at", "state"])
     if due:
         logger.info("Sweep: handing on %s notices (%s)", len(due), _counted(states))
-    for notice in due:
-        broker.send(process_notice, notice.pk)
+    ids = [notice.pk for notice in due]
+    for start in range(0, len(ids), settings.BROKER_BATCH_MAX):  # A backlog goes in batches.
+        broker.send(process_notices, ids[start:start + settings.BROKER_BATCH_MAX])
     return len(due)
 
 

@@ -103,16 +103,16 @@ def _verify(notice: Notice) -> Verdict | None:
     """Topview's verdict on the notice; None when there is nothing to ask (see `apply_claimed`)."""
     if not asks_topview(notice):
         return None
-    task = Task.objects.filter(topview_task_id=notice.topview_task_id).only("biz_type", "status")
-    task = task.first()
+    task = Task.objects.filter(topview_task_id=notice.topview_task_id)
+    task = task.only("kind", "biz_type", "status").first()
     if task and task.status in TERMINAL:
         return None  # Already finished: the notice is late, nothing to ask.
     return verify_status(
         topview_task_id=notice.topview_task_id,
-        # The kind we recorded (we submitted the task) before the kind the sender claims.
+        # What we recorded (we submitted the task) before what the sender claims.
+        kind=task.kind if task else "",
         biz_type=(task.biz_type if task else "") or notice.biz_type,
         claimed=TaskStatus(notice.task_status),
-        result=(notice.payload or {}).get("result"),
     )
 
 

@@ -106,3 +106,35 @@ def test_a_notice_waiting_long_is_handed_on_less_often():
     outbox_sweep()
     wait = Notice.objects.get(pk=notice.pk).next_attempt_at - timezone.now()
     assert timedelta(minutes=29) < wait <= timedelta(minutes=30)  # half its age, not 15 s
+
+
+def test_a_backlog_is_handed_on_in_batches(settings, monkeypatch):
+    from notices.services import outbox
+
+    settings.BROKER_BATCH_MAX = 2
+    sent = []
+    monkeypatch.setattr(outbox.broker, "send", lambda task, *args: sent.append((task.name, *args)))
+    notices = [receive(f"n-{n}", task=f"t-{n}") for n in range(5)]
+    for notice in notices:
+        age(notice, seconds=1)
+    assert outbox_sweep().notices == 5
+    batches = [ids for name, ids in sent if name == "notices.process_notices"]
+    assert [len(ids) for ids in batches] == [2, 2, 1]
+    assert sorted(sum(batches, [])) == sorted(n.pk for n in notices)
+
+
+def test_a_failing_media_sweep_holds_up_neither_notices_nor_the_heartbeat(
+    eager_celery, monkeypatch
+):
+    from notices.models import Heartbeat
+    from notices.services import outbox
+
+    def broken(**kwargs):
+        raise RuntimeError("media table on fire")
+
+    monkeypatch.setattr(outbox, "media_sweep", broken)
+    lost = receive()
+    age(lost, seconds=1)
+    assert outbox_sweep().notices == 1
+    assert Notice.objects.get(pk=lost.pk).state == NoticeState.DONE
+    assert Heartbeat.objects.exists()

@@ -97,3 +97,22 @@ def test_without_credentials_notices_are_trusted_and_marked(settings):
     settings.TOPVIEW_API_KEY = ""
     notice = process("success")
     assert notice.verification == "unconfirmed" and Task.objects.get().status == "success"
+
+
+def test_a_task_we_submitted_is_asked_where_it_was_submitted(topview):
+    """A photo avatar's notices carry no bizType we know: its kind comes from our Task."""
+    topview.add_task("t-1", "success", kind="photo_avatar")
+    Task.objects.create(topview_task_id="t-1", kind="photo_avatar", status="running")
+    notice = process("success", biz="")
+    assert notice.verification == "confirmed" and Task.objects.get().status == "success"
+    assert ("/v1/photo_avatar/task/query", "t-1") in topview.queries
+
+
+def test_confirming_a_batch_costs_one_query_to_tell_which_notices_ask(topview, django_assert_num_queries):
+    from notices.services.batches import _asking_topview
+
+    ids = [notice_receive(raw=json.dumps({"taskId": f"t-{n}", "status": "success"}).encode(),
+                          body_size=40, headers={"Topview-Uid": "our-uid"}, remote_addr=None).pk
+           for n in range(10)]
+    with django_assert_num_queries(1):
+        assert _asking_topview(ids) == ids

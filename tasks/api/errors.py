@@ -25,8 +25,9 @@ _RULES: list[tuple[tuple[type[tv.TopviewError], ...], int, str, str, bool]] = [
     ((tv.TopviewNotReached,), _UNAVAILABLE, "topview_unreachable",
      "Topview could not be reached; nothing was submitted. Try again later.", True),
     ((tv.TopviewSubmitUncertain,), _BAD_GATEWAY, "topview_no_answer",
-     "Topview did not answer: the task may have been created. It was not submitted again; "
-     "look for it in your task list before submitting it again.", False),
+     "Topview did not answer: the task may have been created. It was not submitted again. "
+     "If it was, it reaches us without an owner and staff can give it to you (the log has "
+     "this submit); submitting again may create it twice.", False),
     ((tv.TopviewInsufficientCredit,), status.HTTP_402_PAYMENT_REQUIRED, "insufficient_credit",
      "Not enough Topview credit for this task: {message}", False),
     ((tv.TopviewParameterError, tv.TopviewDataFormatMismatch, tv.TopviewMissingParameter),

@@ -270,3 +270,22 @@ def test_admins_are_told_once_when_a_copy_is_still_missing_near_the_expiry(
 def test_a_copy_far_from_expiry_raises_no_alert(handed_on):
     copy_of("https://cdn/v.mp4")
     assert media_sweep(grace=timedelta(seconds=15), limit=100).alerts == 0
+
+
+def test_a_download_that_outlived_its_lease_keeps_nothing(media, storage, monkeypatch):
+    """Another worker took the copy over meanwhile: its file is the one kept, ours is deleted."""
+    from tasks import archive
+
+    copy = copy_of(media.serve("/v.mp4", VIDEO))
+    real_download = archive._download
+
+    def slow_download(claimed):
+        done = real_download(claimed)
+        MediaCopy.objects.filter(pk=claimed.pk).update(  # A second worker's claim.
+            next_attempt_at=timezone.now() + timedelta(minutes=30))
+        return done
+
+    monkeypatch.setattr(archive, "_download", slow_download)
+    copy = media_archive(copy_id=copy.pk)
+    assert copy.state == MediaState.DOWNLOADING and not copy.file
+    assert stored(storage) == []

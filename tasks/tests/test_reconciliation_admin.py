@@ -63,3 +63,16 @@ def test_the_task_page_shows_topviews_url_beside_our_copy(admin_client, settings
     assert '<a href="/media/topview/t-1/video.mp4" rel="noreferrer">topview/t-1/video.mp4</a>' in page
     assert "HTTPError: 500" in page and "Failed (will retry)" in page
     assert "ab" * 32 in page
+
+
+def test_a_result_url_that_is_not_http_is_shown_not_linked(admin_client):
+    """It came in a notice: a javascript: link would run in the admin when clicked."""
+    task = Task.objects.create(topview_task_id="t-1", status="success")
+    MediaCopy.objects.create(
+        task=task, role="video", source_url="javascript:alert(document.cookie)",
+        state=MediaState.FAILED, next_attempt_at=timezone.now(),
+        source_expires_at=timezone.now() + timedelta(days=7),
+    )
+    page = admin_client.get(reverse("admin:tasks_task_change", args=[task.pk])).content.decode()
+    assert "javascript:alert(document.cookie)" in page
+    assert 'href="javascript:' not in page

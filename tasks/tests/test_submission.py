@@ -87,3 +87,24 @@ def test_an_answer_without_task_id_is_a_protocol_error(topview, user, monkeypatc
     with pytest.raises(tv.TopviewProtocolError, match="no taskId"):
         task_submit(user=user, kind="m2v", params={})
     assert not Task.objects.exists()
+
+
+def test_a_task_adopted_from_its_notice_moves_its_reconciliation_clock(topview, user, monkeypatch):
+    """A status the submit's answer moves forward restarts the wait before Topview is asked."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    real_submit = tv.TopviewClient.submit
+
+    def submit_then_early_notice(client, kind, payload, *, notice_url):
+        answer = real_submit(client, kind, payload, notice_url=notice_url)
+        Task.objects.create(topview_task_id=answer["taskId"], status="unknown", poll_attempts=3,
+                            next_poll_at=timezone.now() - timedelta(minutes=1))
+        return answer
+
+    monkeypatch.setattr(tv.TopviewClient, "submit", submit_then_early_notice)
+    task = task_submit(user=user, kind="m2v", params={})
+    task.refresh_from_db()
+    assert (task.owner, task.status, task.poll_attempts) == (user, "queued", 0)
+    assert task.next_poll_at > timezone.now() + timedelta(minutes=9)
