@@ -41,6 +41,10 @@ class ArchiveRefused(Exception):
     """The file is not what we keep: too large, cut short, or from a URL we do not fetch."""
 
 
+class ArchiveForbidden(ArchiveRefused):
+    """Refused for good (a URL we never fetch, a file over the limit): trying again cannot help."""
+
+
 def check_source_url(url: str) -> None:
     """Refuse what we must not fetch: anything but HTTP(S), and hosts ARCHIVE_ALLOWED_HOSTS omits.
 
@@ -49,12 +53,12 @@ def check_source_url(url: str) -> None:
     """
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in {"http", "https"}:
-        raise ArchiveRefused(f"not an HTTP(S) URL: {url[:200]!r}")
+        raise ArchiveForbidden(f"not an HTTP(S) URL: {url[:200]!r}")
     host, allowed = (parts.hostname or "").lower(), settings.ARCHIVE_ALLOWED_HOSTS
     if allowed and "*" not in allowed and not any(
         host == name or host.endswith(f".{name}") for name in allowed
     ):
-        raise ArchiveRefused(f"host {host!r} is not in ARCHIVE_ALLOWED_HOSTS")
+        raise ArchiveForbidden(f"host {host!r} is not in ARCHIVE_ALLOWED_HOSTS")
 
 
 class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
@@ -135,7 +139,7 @@ def _claim(copy_id: int) -> tuple[MediaCopy, bool]:
     now = timezone.now()
     with transaction.atomic():
         copy = MediaCopy.objects.select_for_update().select_related("task").get(pk=copy_id)
-        if copy.state in (MediaState.DONE, MediaState.EXPIRED):
+        if copy.state in (MediaState.DONE, MediaState.EXPIRED, MediaState.REFUSED):
             return copy, False
         if copy.state == MediaState.DOWNLOADING and copy.next_attempt_at > now:
             return copy, False  # Another worker holds its lease.
@@ -159,7 +163,7 @@ def _download(copy: MediaCopy) -> Download:
         announced = response.headers.get("Content-Length")
         expected = int(announced) if announced and announced.isdigit() else None
         if expected is not None and expected > limit:
-            raise ArchiveRefused(f"{expected} bytes announced, over ARCHIVE_MAX_BYTES ({limit})")
+            raise ArchiveForbidden(f"{expected} bytes announced, over ARCHIVE_MAX_BYTES ({limit})")
         has_type = bool(response.headers.get("Content-Type"))
         content_type = response.headers.get_content_type() if has_type else ""
         digest, size = hashlib.sha256(), 0
@@ -167,7 +171,7 @@ def _download(copy: MediaCopy) -> Download:
             while chunk := response.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise ArchiveRefused(f"over ARCHIVE_MAX_BYTES ({limit}) while downloading")
+                    raise ArchiveForbidden(f"over ARCHIVE_MAX_BYTES ({limit}) while downloading")
                 digest.update(chunk)
                 spool.write(chunk)
             if expected is not None and size != expected:
@@ -189,9 +193,12 @@ def _storage_path(copy: MediaCopy, content_type: str) -> str:
 def _record_failure(copy_id: int, exc: Exception) -> MediaCopy:
     with transaction.atomic():
         copy = MediaCopy.objects.select_for_update().select_related("task").get(pk=copy_id)
-        copy.state = MediaState.FAILED
         copy.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        copy.next_attempt_at = timezone.now() + retry_delay(copy.attempts)
+        if isinstance(exc, ArchiveForbidden):  # Trying again cannot help: refused for good.
+            copy.state, copy.next_attempt_at = MediaState.REFUSED, None
+        else:
+            copy.state = MediaState.FAILED
+            copy.next_attempt_at = timezone.now() + retry_delay(copy.attempts)
         copy.save(update_fields=["state", "last_error", "next_attempt_at"])
         return copy
 

@@ -163,6 +163,7 @@ class MediaState(models.TextChoices):
     DONE = "done", "Archived"
     FAILED = "failed", "Failed (will retry)"
     EXPIRED = "expired", "Gave up (Topview's URL expired)"
+    REFUSED = "refused", "Refused (a URL or size we never fetch)"
 
 
 # States in which a copy still has work to do: the sweep watches these.

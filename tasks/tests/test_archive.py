@@ -133,14 +133,14 @@ def test_a_body_shorter_than_announced_is_not_accepted(media, storage):
 def test_a_file_announced_over_the_limit_is_refused_before_its_body(media, settings):
     settings.ARCHIVE_MAX_BYTES = len(VIDEO) - 1
     copy = media_archive(copy_id=copy_of(media.serve("/v.mp4", VIDEO)).pk)
-    assert copy.state == MediaState.FAILED
+    assert (copy.state, copy.next_attempt_at) == (MediaState.REFUSED, None)  # For good.
     assert f"{len(VIDEO)} bytes announced, over ARCHIVE_MAX_BYTES" in copy.last_error
 
 
 def test_a_file_without_length_is_cut_off_at_the_limit(media, settings, storage):
     settings.ARCHIVE_MAX_BYTES = 100_000
     copy = media_archive(copy_id=copy_of(media.serve("/v.mp4", VIDEO, no_length=True)).pk)
-    assert copy.state == MediaState.FAILED and "while downloading" in copy.last_error
+    assert copy.state == MediaState.REFUSED and "while downloading" in copy.last_error
     assert stored(storage) == []
 
 
@@ -152,7 +152,7 @@ def test_a_file_without_length_within_the_limit_is_archived(media):
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/v.mp4"])
 def test_only_http_urls_are_fetched(url):
     copy = media_archive(copy_id=copy_of(url).pk)
-    assert copy.state == MediaState.FAILED and "not an HTTP(S) URL" in copy.last_error
+    assert copy.state == MediaState.REFUSED and "not an HTTP(S) URL" in copy.last_error
 
 
 @pytest.mark.parametrize("url, allowed", [
@@ -186,7 +186,7 @@ def test_a_redirect_is_followed_only_to_an_allowed_host(media, settings):
     assert (copy.state, copy.size) == (MediaState.DONE, len(VIDEO))
     away = media.serve("/away", b"", redirect_to="http://localhost:9/v.mp4")
     copy = media_archive(copy_id=copy_of(away, task_id="t-2").pk)
-    assert copy.state == MediaState.FAILED and "'localhost' is not in" in copy.last_error
+    assert copy.state == MediaState.REFUSED and "'localhost' is not in" in copy.last_error
 
 
 def test_a_failure_is_handed_on_again_by_the_sweep_once_due(media, handed_on):
