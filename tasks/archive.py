@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from topview_project import broker
+from topview_project.backoff import doubling
 
 from .alerts import alert_admins_once
 from .models import OPEN_MEDIA_STATES, MediaCopy, MediaRole, MediaState, Task
@@ -205,8 +206,8 @@ def _record_failure(copy_id: int, exc: Exception) -> MediaCopy:
 
 def retry_delay(attempts: int) -> timedelta:
     """Doubling from ARCHIVE_RETRY_BASE_SECONDS, capped at ARCHIVE_RETRY_MAX_SECONDS."""
-    base = settings.ARCHIVE_RETRY_BASE_SECONDS
-    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), settings.ARCHIVE_RETRY_MAX_SECONDS))
+    return timedelta(seconds=doubling(attempts=attempts, base=settings.ARCHIVE_RETRY_BASE_SECONDS,
+                                      cap=settings.ARCHIVE_RETRY_MAX_SECONDS))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ Plain functions, so tests call them directly; `notices.services.polling` applies
 
 from datetime import timedelta
 
+from topview_project.backoff import doubling
+
 from .topview_client import KINDS, TaskKind, kind_for_biz_type
 
 
@@ -27,7 +29,7 @@ def cannot_ask_reason(*, kind: str, biz_type: str) -> str:
 
 def poll_delay(*, attempts: int, after_seconds: int, max_seconds: int) -> timedelta:
     """How long after its `attempts`-th unanswered query a task is asked again (1st: after x1)."""
-    return timedelta(seconds=min(after_seconds * 2 ** max(attempts - 1, 0), max_seconds))
+    return timedelta(seconds=doubling(attempts=attempts, base=after_seconds, cap=max_seconds))
 
 
 def query_budget(*, per_minute: int, used_last_minute: int) -> int:

@@ -22,6 +22,7 @@ from tasks.status import TERMINAL, TaskStatus
 from tasks.topview_client import is_configured
 from tasks.verification import Verdict, Verification, verify_status
 from topview_project import broker, metrics
+from topview_project.backoff import doubling
 from topview_project.bulk import bulk_update
 from topview_project.logcontext import log_context
 
@@ -226,5 +227,5 @@ def _mark_dead(notice: Notice, error: str) -> None:
 
 def retry_delay(attempts: int) -> int:
     """Seconds before the next attempt: doubling from the base, capped."""
-    base = settings.NOTICE_RETRY_BASE_SECONDS
-    return min(base * 2 ** max(attempts - 1, 0), settings.NOTICE_RETRY_MAX_SECONDS)
+    return doubling(attempts=attempts, base=settings.NOTICE_RETRY_BASE_SECONDS,
+                    cap=settings.NOTICE_RETRY_MAX_SECONDS)
