@@ -21,6 +21,7 @@ from django.db import transaction
 
 from notices.models import Notice
 from tasks.models import Task
+from topview_project.outage import Outage
 
 from .groups import STAFF_NOTICES, owner_tasks
 from .messages import notice_message, task_message
@@ -47,33 +48,13 @@ def task_broadcast_on_commit(*, task: Task) -> None:
     transaction.on_commit(lambda: broadcast(group=group, data=message))
 
 
-class _LayerHealth:
-    """This process's view of the channel layer: since when it fails, when to try it again."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.failing_since: float | None = None
-        self.next_try = 0.0
-
-    def resting(self, now: float) -> bool:
-        return self.failing_since is not None and now < self.next_try
-
-    def failed(self, now: float) -> None:
-        with self.lock:
-            if self.failing_since is None:
-                self.failing_since = now
-                logger.warning("Channel layer unreachable: live pages miss updates", exc_info=True)
-            self.next_try = now + settings.LIVE_RETRY_AFTER_SECONDS
-
-    def worked(self, now: float) -> None:
-        with self.lock:
-            if self.failing_since is not None:
-                down_for = now - self.failing_since
-                logger.warning("Channel layer reachable again after %.0f s", down_for)
-                self.failing_since = None
+def _layer_outage() -> Outage:
+    return Outage(logger=logger, level=logging.WARNING,
+                  down="Channel layer unreachable: live pages miss updates",
+                  up="Channel layer reachable again after %.0f s")
 
 
-_health = _LayerHealth()
+_health = _layer_outage()
 
 
 class _SenderLoop:
@@ -122,7 +103,7 @@ def broadcast(*, group: str, data: dict[str, Any] | list[dict[str, Any]]) -> boo
         else:
             _sender_loop.run(layer.group_send(group, message), timeout)
     except Exception:
-        _health.failed(now)
+        _health.failed(now, retry_after=settings.LIVE_RETRY_AFTER_SECONDS)
         return False
     _health.worked(now)
     return True

@@ -20,19 +20,18 @@ from celery import Task
 from django.conf import settings
 from django.db import transaction
 
+from .outage import Outage
+
 logger = logging.getLogger(__name__)
 
 
-class _Outage:
-    """This process's view of the broker: down since when, and when to try it again."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.down_since: float | None = None
-        self.retry_at = 0.0
+def _broker_outage() -> Outage:
+    return Outage(logger=logger, level=logging.ERROR,
+                  down="Broker unreachable: work waits in the database for the sweep",
+                  up="Broker reachable again after %.0f s")
 
 
-_outage = _Outage()
+_outage = _broker_outage()
 
 
 def send_on_commit(task: Task, *args) -> None:
@@ -119,20 +118,12 @@ def _flush_on_exit() -> None:
 def send(task: Task, *args) -> bool:
     """Publish `task(*args)`; False when the broker is down (the sweep will send it later)."""
     now = time.monotonic()
-    if _outage.down_since is not None and now < _outage.retry_at:
+    if _outage.resting(now):
         return False
     try:
         task.delay(*args)
     except Exception:
-        with _outage.lock:
-            if _outage.down_since is None:
-                _outage.down_since = now
-                logger.exception("Broker unreachable: work waits in the database for the sweep")
-            _outage.retry_at = now + settings.BROKER_RETRY_AFTER_SECONDS
+        _outage.failed(now, retry_after=settings.BROKER_RETRY_AFTER_SECONDS)
         return False
-    if _outage.down_since is not None:
-        with _outage.lock:
-            if _outage.down_since is not None:
-                logger.warning("Broker reachable again after %.0f s", now - _outage.down_since)
-                _outage.down_since = None
+    _outage.worked(now)
     return True

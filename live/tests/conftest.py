@@ -12,4 +12,4 @@ def memory_layer(settings):
 @pytest.fixture(autouse=True)
 def healthy_layer(monkeypatch):
     """Each test starts with the channel layer seen as working (the view is per process)."""
-    monkeypatch.setattr(services, "_health", services._LayerHealth())
+    monkeypatch.setattr(services, "_health", services._layer_outage())

@@ -22,7 +22,7 @@ class FlakyTask:
 
 @pytest.fixture(autouse=True)
 def fresh_outage(monkeypatch):
-    monkeypatch.setattr(broker, "_outage", broker._Outage())
+    monkeypatch.setattr(broker, "_outage", broker._broker_outage())
 
 
 def test_an_outage_is_logged_once_and_not_retried_until_its_time(settings, caplog):
