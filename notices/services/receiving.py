@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tasks.status import normalise_status
-from topview_project import broker
+from topview_project import broker, prepared_insert
 from topview_project.logcontext import log_context
 
 from ..access import topview_uid_refusal
@@ -113,7 +113,7 @@ def _insert_once(notice: Notice) -> None:
     # hot path. Inside a caller's transaction, a savepoint keeps a duplicate from breaking it.
     try:
         with transaction.atomic() if connection.in_atomic_block else nullcontext():
-            notice.save(force_insert=True)
+            prepared_insert.insert(notice)
         return
     except IntegrityError:
         if not notice.notice_uuid or not Notice.objects.filter(
@@ -125,7 +125,7 @@ def _insert_once(notice: Notice) -> None:
     notice.state = NoticeState.DONE
     notice.processed_at = notice.received_at
     notice.next_attempt_at = None
-    notice.save(force_insert=True)
+    prepared_insert.insert(notice)
 
 
 def _log_received(notice: Notice) -> None:

@@ -1,0 +1,101 @@
+"""prepared_insert.insert: the same row as Django's save, on real PostgreSQL, and Django's errors."""
+
+import ipaddress
+import os
+from datetime import datetime, timezone
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models.signals import pre_save
+
+from notices.models import Notice, NoticeState
+from tasks.models import Task
+from topview_project.prepared_insert import insert
+
+from .servers import manage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+COMPARED = [f.attname for f in Notice._meta.concrete_fields if f.attname != "id"]
+
+
+def notice(**values) -> Notice:
+    defaults = dict(
+        remote_addr="2001:db8::7", headers={"Topview-Uid": "u", "ü": "\u2028"},
+        raw_body=b"\x00\xff{}", body_size=4, payload={"taskId": "t-1", "n": [1, None, 2.5]},
+        format="topview", notice_uuid="uuid-1", topview_task_id="t-1", status="success",
+        task_status="success", warnings=["a warning"], next_attempt_at=None,
+        state=NoticeState.DONE, received_at=datetime(2026, 12, 4, 20, 0, 0, 123456, timezone.utc),
+    )
+    return Notice(**{**defaults, **values})
+
+
+def test_the_row_is_the_one_django_would_have_written():
+    ours, django = notice(), notice(notice_uuid="uuid-2")
+    insert(ours)
+    django.save(force_insert=True)
+    assert ours.pk and ours.pk != django.pk and not ours._state.adding
+    stored = {n.notice_uuid: n for n in Notice.objects.all()}
+    for name in COMPARED:
+        if name != "notice_uuid":
+            assert getattr(stored["uuid-1"], name) == getattr(stored["uuid-2"], name), name
+    assert bytes(stored["uuid-1"].raw_body) == b"\x00\xff{}"
+    assert ipaddress.ip_address(stored["uuid-1"].remote_addr) == ipaddress.ip_address("2001:db8::7")
+
+
+def test_once_prepared_it_still_writes_each_rows_own_values():
+    # psycopg prepares the statement after its fifth run on a connection: rows 6 to 12 use it.
+    for n in range(12):
+        insert(notice(notice_uuid=f"u-{n}", body_size=n * 10**10, remote_addr=None, payload=None))
+    rows = Notice.objects.order_by("id")
+    assert [(r.notice_uuid, r.body_size) for r in rows] == [(f"u-{n}", n * 10**10) for n in range(12)]
+    assert all(r.remote_addr is None and r.payload is None for r in rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['INSERT INTO "notices_notice"%'],
+        )
+        assert cursor.fetchone()[0] >= 1
+
+
+def test_a_constraint_raises_djangos_integrity_error_and_leaves_the_connection_usable():
+    insert(notice())
+    with pytest.raises(IntegrityError):
+        insert(notice())  # The same uuid, first delivery again.
+    with transaction.atomic():
+        with pytest.raises(IntegrityError), transaction.atomic():
+            insert(notice())
+        insert(notice(notice_uuid="uuid-3"))
+    assert Notice.objects.count() == 2 and connection.is_usable()
+
+
+def test_a_model_with_save_receivers_is_saved_by_django_and_they_are_called():
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.topview_task_id)
+
+    pre_save.connect(receiver, sender=Task)
+    try:
+        task = Task(topview_task_id="t-signal")
+        insert(task)
+    finally:
+        pre_save.disconnect(receiver, sender=Task)
+    assert seen == ["t-signal"] and Task.objects.get().pk == task.pk
+    assert task.created_at is not None  # auto_now_add, as save sets it.
+
+
+def test_auto_now_fields_are_set_as_save_sets_them():
+    task = Task(topview_task_id="t-auto")
+    insert(task)
+    stored = Task.objects.get()
+    assert stored.created_at == task.created_at and stored.updated_at == task.updated_at
+    assert task.created_at is not None
+
+
+def test_db_prepared_statements_0_turns_preparing_off_for_a_pooler():
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
+    env = {**os.environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/any"}
+    for value, threshold in (("", "5"), ("0", "None")):
+        done = manage("shell", "-c", code, env={**env, "DB_PREPARED_STATEMENTS": value})
+        assert f"'prepare_threshold': {threshold}" in done.stdout, done.stderr
