@@ -25,16 +25,25 @@ def seconds_until_allowed(*, client: str | None) -> int:
     for scope, limit in limits:
         if limit <= 0:
             continue
-        key = f"notice-rate:{scope}:{window}"
         try:
-            cache.add(key, 0, timeout=2 * WINDOW_SECONDS)
-            count = cache.incr(key)
+            count = _count(f"notice-rate:{scope}:{window}")
         except Exception as exc:
             _warn_once_a_minute(exc, now)
             return 0
         if count > limit:
             return max(1, WINDOW_SECONDS - int(now % WINDOW_SECONDS))
     return 0
+
+
+def _count(key: str) -> int:
+    """The key's count after this request. Incremented first: the key exists for all but the
+    window's first request, so most requests cost the cache one call per scope, not two."""
+    try:
+        return cache.incr(key)
+    except ValueError:  # The window's first request, or its key was evicted.
+        if cache.add(key, 1, timeout=2 * WINDOW_SECONDS):
+            return 1
+        return cache.incr(key)  # Another process added it in between.
 
 
 _last_warning = 0.0

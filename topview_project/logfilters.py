@@ -15,8 +15,13 @@ REDACTED = "[redacted]"
 def redact_tokens(text: str) -> str:
     for token in settings.NOTICE_TOKENS:
         text = text.replace(token, REDACTED)
-    text = _TOKEN_IN_PATH.sub(rf"\1{REDACTED}", text)
-    return _TOKEN_IN_QUERY.sub(rf"\1{REDACTED}", text)
+    # Every log line and stored header passes here: the regular expressions only where they
+    # can match (both are case-sensitive, as these tests are).
+    if "/notice/topview/" in text:
+        text = _TOKEN_IN_PATH.sub(rf"\1{REDACTED}", text)
+    if "token=" in text:
+        text = _TOKEN_IN_QUERY.sub(rf"\1{REDACTED}", text)
+    return text
 
 
 class RedactNoticeTokens(logging.Filter):

@@ -147,3 +147,9 @@ def test_nul_in_a_header_name_or_value_is_stored_replaced(client):
                            **{"HTTP_X_A\x00B": "v\x00w"})
     assert response.status_code == 200
     assert Notice.objects.get().headers["X-A\ufffdB"] == "v\ufffdw"
+
+
+def test_a_notice_asking_for_html_is_still_stored_and_answered_in_json(client):
+    response = post(client, {"taskId": "t", "status": "success"}, Accept="text/html")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()["success"] is True and Notice.objects.count() == 1
