@@ -6,7 +6,10 @@ gunicorn and Celery workers as docker-compose runs them), and measures:
 1. Ingest: wrk posts unique Topview notices over 16 connections to each gunicorn configuration
    (no worker running: the notices wait in the queue), against the same configuration serving
    bench/bare_wsgi.py (the ceiling) and bench/bare_django.py (the service's Django answering a
-   constant: what Django costs).
+   constant: what Django costs). The three run one after the other, in 3 rounds: a round's
+   ratio compares runs that shared the machine's weather, and the medians are reported. The
+   CPU every process used per request (wrk and PostgreSQL included) gives the ratio a quiet
+   machine would show.
 2. End to end: 300 notices/s for 30 s; receipt to processed, from the database; backlog at the end.
 3. Worker: pending notices one worker process (concurrency 1) drains per second, with Celery's
    default (database connection closed around every task) and with CELERY_DB_REUSE_MAX.
@@ -19,6 +22,8 @@ stops by pid; the machine's own PostgreSQL and Redis are never touched.
 import http.client
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -36,6 +41,7 @@ from faults.stack import NOTICE_QUEUE, Stack  # noqa: E402
 
 CONNECTIONS = 16
 INGEST_SECONDS = int(os.environ.get("BENCH_INGEST_SECONDS", 20))
+INGEST_ROUNDS = int(os.environ.get("BENCH_INGEST_ROUNDS", 3))
 E2E_RATE, E2E_SECONDS = 300, int(os.environ.get("BENCH_E2E_SECONDS", 30))
 DRAIN_NOTICES = int(os.environ.get("BENCH_DRAIN_NOTICES", 1000))
 # Time boxes: the run stays within about four minutes however slow the worker is.
@@ -137,23 +143,56 @@ class Bench:
         return found
 
     def wrk(self, seconds: int) -> dict:
+        """wrk against the running web server: its figures, and the CPU milliseconds per request
+        of every process that served it (web, PostgreSQL, Redis) and of wrk itself."""
+        parts = (self.web, self.stack.postgres, self.stack.redis)
+        cpu_before = [cpu_seconds(process) for process in parts]
+        wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(OUT / "notice.lua"),
              self.url], capture_output=True, text=True, check=True,
         )
+        wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        web, postgres, redis = (cpu_seconds(p) - b for p, b in zip(parts, cpu_before))
+        wrk = (wrk_after.ru_utime + wrk_after.ru_stime) - (wrk_before.ru_utime + wrk_before.ru_stime)
         line = next(line for line in done.stdout.splitlines() if line.startswith("BENCH "))
         raw = json.loads(line[len("BENCH "):])
+        per_request = 1000 / max(1, raw["requests"])
         return {
             "rps": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
             "p50_ms": raw["p50_us"] / 1000,
             "p99_ms": raw["p99_us"] / 1000,
             "requests": raw["requests"],
             "errors": sum(raw[k] for k in ("connect", "read", "write", "status", "timeout")),
+            "web_cpu_ms": round(web * per_request, 3),
+            "all_cpu_ms": round((web + postgres + redis + wrk) * per_request, 3),
         }
 
     # --- the four measurements ---------------------------------------------------------------
 
     def ingest(self, server_args: list[str]) -> dict:
+        """INGEST_ROUNDS rounds of the three; each figure is the median over the rounds."""
+        rounds = [self.ingest_round(server_args) for _ in range(INGEST_ROUNDS)]
+        medians = {
+            kind: {figure: statistics.median(r[kind][figure] for r in rounds)
+                   for figure in ("rps", "p50_ms", "p99_ms", "web_cpu_ms", "all_cpu_ms")}
+            | {"errors": sum(r[kind]["errors"] for r in rounds)}
+            for kind in ("bare", "bare_django", "service")
+        }
+        for figure in ("requests", "stored", "backlog_at_end"):
+            medians["service"][figure] = sum(r["service"][figure] for r in rounds)
+        return {
+            **medians,
+            "ratio": statistics.median(r["ratio"] for r in rounds),
+            "ratio_to_django": statistics.median(r["ratio_to_django"] for r in rounds),
+            # What a machine running nothing else would show: requests/s is cores / CPU per request.
+            "ratio_by_cpu": round(medians["bare"]["all_cpu_ms"] / medians["service"]["all_cpu_ms"], 2),
+            "peak_rss_mb": {role: [max(sizes) for sizes in zip(*(r["peak_rss_mb"][role] for r in rounds))]
+                            for role in rounds[0]["peak_rss_mb"]},
+            "rounds": rounds,
+        }
+
+    def ingest_round(self, server_args: list[str]) -> dict:
         self.start_web("bench.bare_wsgi:application", server_args)
         bare = self.wrk(INGEST_SECONDS)
         self.stop(self.web)
@@ -336,17 +375,23 @@ def chart(results: dict, path: Path) -> None:
 
 
 def report(results: dict) -> None:
-    print(f"\nIngest ({INGEST_SECONDS} s, {CONNECTIONS} connections, no worker running):")
+    print(f"\nIngest ({INGEST_ROUNDS} rounds of {INGEST_SECONDS} s each, {CONNECTIONS} connections, "
+          "no worker running; medians):")
     print(f"{'server':16} {'bare r/s':>9} {'Django r/s':>10} {'notice r/s':>10} {'ratio':>6} "
-          f"{'/Django':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'backlog':>7} "
-          f"{'web MB':>7}")
+          f"{'by CPU':>6} {'/Django':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} "
+          f"{'stored (answered)':>17} {'web MB':>7}")
     for name, run in results["ingest"].items():
         s, rss = run["service"], run["peak_rss_mb"]
         errors = s["errors"] + run["bare"]["errors"] + run["bare_django"]["errors"]
         print(f"{name:16} {run['bare']['rps']:9.0f} {run['bare_django']['rps']:10.0f} "
-              f"{s['rps']:10.0f} {run['ratio']:6.2f} {run['ratio_to_django']:7.2f} "
-              f"{s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {errors:6} "
-              f"{s['backlog_at_end']:7} {max(rss['web']):7.0f}")
+              f"{s['rps']:10.0f} {run['ratio']:6.2f} {run['ratio_by_cpu']:6.2f} "
+              f"{run['ratio_to_django']:7.2f} {s['p50_ms']:7.1f} {s['p99_ms']:7.1f} {errors:6} "
+              f"{s['stored']:>8} ({s['requests']:>6}) {max(rss['web']):7.0f}")
+        print(f"  each round's ratio: {[r['ratio'] for r in run['rounds']]}; CPU per request, ms, "
+              f"every process (web only): bare {run['bare']['all_cpu_ms']:.2f} "
+              f"({run['bare']['web_cpu_ms']:.2f}), Django {run['bare_django']['all_cpu_ms']:.2f} "
+              f"({run['bare_django']['web_cpu_ms']:.2f}), notice {s['all_cpu_ms']:.2f} "
+              f"({s['web_cpu_ms']:.2f})")
     e2e = results["end_to_end"]
     print(f"\nEnd to end ({results['e2e_server']}): {e2e['rate_achieved']}/s for {E2E_SECONDS} s,"
           f" p50 {e2e['p50_s'] * 1000:.0f} ms, p99 {e2e['p99_s'] * 1000:.0f} ms, "
