@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +48,25 @@ DRAIN_NOTICES = int(os.environ.get("BENCH_DRAIN_NOTICES", 1000))
 # Time boxes: the run stays within about four minutes however slow the worker is.
 E2E_DRAIN_WAIT_SECONDS, DRAIN_WAIT_SECONDS = 30, 15
 TOPVIEW_UID = "bench-uid"
-# The production server as docker-compose runs it (3 sync workers), and threaded workers.
+
+
+@dataclass(frozen=True)
+class Server:
+    """A gunicorn configuration, with the ceiling and the app it serves (WSGI or ASGI)."""
+
+    args: list[str]
+    bare: str = "bench.bare_wsgi:application"
+    app: str = "topview_project.wsgi:application"
+
+
+# gunicorn's sync workers, its threaded workers (as docker-compose runs it), and uvicorn's
+# worker serving Django's ASGI handler (sync views run in one thread of each process).
 SERVERS = {
-    "sync 3 workers": ["--workers", "3"],
-    "gthread 2x4": ["--workers", "2", "--worker-class", "gthread", "--threads", "4"],
+    "sync 3 workers": Server(["--workers", "3"]),
+    "gthread 2x4": Server(["--workers", "2", "--worker-class", "gthread", "--threads", "4"]),
+    "uvicorn ASGI 2": Server(["--workers", "2", "--worker-class", "uvicorn_worker.UvicornWorker"],
+                             bare="bench.bare_asgi:application",
+                             app="topview_project.asgi:application"),
 }
 COMPOSE_SERVER = "gthread 2x4"
 WORKER_APPS = {"default": "topview_project", "CELERY_DB_REUSE_MAX=1000": "bench.celery_db_reuse"}
@@ -170,9 +186,9 @@ class Bench:
 
     # --- the four measurements ---------------------------------------------------------------
 
-    def ingest(self, server_args: list[str]) -> dict:
+    def ingest(self, server: Server) -> dict:
         """INGEST_ROUNDS rounds of the three; each figure is the median over the rounds."""
-        rounds = [self.ingest_round(server_args) for _ in range(INGEST_ROUNDS)]
+        rounds = [self.ingest_round(server) for _ in range(INGEST_ROUNDS)]
         medians = {
             kind: {figure: statistics.median(r[kind][figure] for r in rounds)
                    for figure in ("rps", "p50_ms", "p99_ms", "web_cpu_ms", "all_cpu_ms")}
@@ -192,16 +208,16 @@ class Bench:
             "rounds": rounds,
         }
 
-    def ingest_round(self, server_args: list[str]) -> dict:
-        self.start_web("bench.bare_wsgi:application", server_args)
+    def ingest_round(self, server: Server) -> dict:
+        self.start_web(server.bare, server.args)
         bare = self.wrk(INGEST_SECONDS)
         self.stop(self.web)
-        self.start_web("topview_project.wsgi:application", server_args, "bench.bare_django")
+        self.start_web(server.app, server.args, "bench.bare_django")
         bare_django = self.wrk(INGEST_SECONDS)
         self.stop(self.web)
         # No worker: the cores go to the web and PostgreSQL alone, as for the two references;
         # the end-to-end phase measures the web and the worker together.
-        self.start_web("topview_project.wsgi:application", server_args)
+        self.start_web(server.app, server.args)
         app = self.wrk(INGEST_SECONDS)
         app["stored"] = self.db.execute("SELECT count(*) FROM notices_notice").fetchone()[0]
         app["backlog_at_end"] = self.open_notices()
@@ -213,9 +229,9 @@ class Bench:
                 "ratio_to_django": round(app["rps"] / bare_django["rps"], 2),
                 "peak_rss_mb": memory}
 
-    def end_to_end(self, server_args: list[str]) -> dict:
+    def end_to_end(self, server: Server) -> dict:
         self.start_worker()
-        self.start_web("topview_project.wsgi:application", server_args)
+        self.start_web(server.app, server.args)
         parts = {"web": self.web, "worker": self.worker, "postgres": self.stack.postgres,
                  "redis": self.stack.redis}
         cpu_before = {name: cpu_seconds(process) for name, process in parts.items()}
@@ -412,9 +428,9 @@ def main() -> None:
                      "ingest": {}}
     try:
         bench.start()
-        for name, server_args in SERVERS.items():
+        for name, server in SERVERS.items():
             print(f"ingest: {name}...", file=sys.stderr)
-            results["ingest"][name] = bench.ingest(server_args)
+            results["ingest"][name] = bench.ingest(server)
         best = COMPOSE_SERVER  # End to end as docker-compose serves.
         results["e2e_server"] = best
         print(f"end to end: {best}...", file=sys.stderr)
