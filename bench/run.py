@@ -5,11 +5,11 @@ gunicorn and Celery workers as docker-compose runs them), and measures:
 
 1. Ingest: wrk posts unique Topview notices over 16 connections to each gunicorn configuration
    (no worker running: the notices wait in the queue), against the same configuration serving
-   bench/bare_wsgi.py (the ceiling) and bench/bare_django.py (the service's Django answering a
-   constant: what Django costs). The three run one after the other, in 3 rounds: a round's
-   ratio compares runs that shared the machine's weather, and the medians are reported. The
-   CPU every process used per request (wrk and PostgreSQL included) gives the ratio a quiet
-   machine would show.
+   bench/bare_wsgi.py (the ceiling; bench/bare_asgi.py for uvicorn's ASGI worker) and
+   bench/bare_django.py (the service's Django answering a constant: what Django costs). The
+   three run one after the other, in 3 rounds: a round's ratio compares runs that shared the
+   machine's weather, and the medians are reported. The CPU every process used per request
+   (wrk and PostgreSQL included) gives the ratio a quiet machine would show.
 2. End to end: 300 notices/s for 30 s; receipt to processed, from the database; backlog at the end.
 3. Worker: pending notices one worker process (concurrency 1) drains per second, with Celery's
    default (database connection closed around every task) and with CELERY_DB_REUSE_MAX.
@@ -357,7 +357,7 @@ def chart(results: dict, path: Path) -> None:
     x = range(len(names))
     ax = axes[0][0]
     for offset, (key, label) in zip((-0.27, 0, 0.27), [
-        ("bare", "bare WSGI (ceiling)"), ("bare_django", "bare Django view"),
+        ("bare", "bare app (ceiling)"), ("bare_django", "bare Django view"),
         ("service", "notice endpoint"),
     ]):
         ax.bar([i + offset for i in x], [results["ingest"][n][key]["rps"] for n in names], 0.27,
