@@ -9,10 +9,11 @@ database OPTIONS, which Django leaves off and settings.py turns on unless
 DB_PREPARED_STATEMENTS=0), so PostgreSQL stops parsing and planning it too: its CPU per insert
 fell from 257 to 200 microseconds.
 
-What is given up: model signals and DEBUG's query log (`connection.queries` does not show the
-statement). Django saves the row instead on other databases (SQLite, in development), for a
-model with pre_save or post_save receivers, and for what this does not cover (a primary key
-that is not the database's, database defaults, generated fields).
+Nothing that watches Django is bypassed: Django saves the row instead for a model with
+pre_save or post_save receivers, while queries are logged (DEBUG, assertNumQueries), while an
+execute wrapper is installed (`connection.execute_wrapper`, as tracing tools do), on other
+databases (SQLite, in development), and for what this does not cover (a primary key that is
+not the database's, database defaults, generated fields).
 """
 
 import psycopg
@@ -37,6 +38,8 @@ def insert(obj: models.Model) -> None:
         or obj.pk is not None
         or signals.pre_save.has_listeners(model)
         or signals.post_save.has_listeners(model)
+        or connection.execute_wrappers
+        or connection.queries_logged
     ):
         obj.save(force_insert=True)
         return

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models.signals import pre_save
+from django.test.utils import CaptureQueriesContext
 
 from notices.models import Notice, NoticeState
 from tasks.models import Task
@@ -99,3 +100,18 @@ def test_db_prepared_statements_0_turns_preparing_off_for_a_pooler():
     for value, threshold in (("", "5"), ("0", "None")):
         done = manage("shell", "-c", code, env={**env, "DB_PREPARED_STATEMENTS": value})
         assert f"'prepare_threshold': {threshold}" in done.stdout, done.stderr
+
+
+def test_what_watches_queries_sees_the_insert():
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        insert(notice())
+    with CaptureQueriesContext(connection) as captured:
+        insert(notice(notice_uuid="uuid-2"))
+    assert [sql.split(" (")[0] for sql in seen] == ['INSERT INTO "notices_notice"']
+    assert [q["sql"].split(" (")[0] for q in captured] == ['INSERT INTO "notices_notice"']
