@@ -135,15 +135,13 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that does not answer must fail a request fast (503) rather than hang a worker.
-    options = DATABASES["default"].setdefault("OPTIONS", {})
-    options.setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
-    # psycopg prepares a statement sent with server-side binding once it ran 5 times on a
-    # connection; only the notice INSERT is sent so (prepared_insert.py), and preparing it cut
-    # PostgreSQL's CPU per insert by a fifth. Off for a pooler that cannot keep prepared
-    # statements (PgBouncer before 1.21 in transaction mode).
-    options.setdefault(
-        "prepare_threshold", 5 if env_bool("DB_PREPARED_STATEMENTS", True) else None
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3)
     )
+# The notice INSERT is a prepared statement on each connection (prepared_insert.py): PostgreSQL's
+# CPU per insert fell by a fifth. Off for a pooler that cannot keep prepared statements
+# (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

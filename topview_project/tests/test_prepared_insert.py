@@ -4,14 +4,18 @@ import ipaddress
 import os
 from datetime import datetime, timezone
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.db.models.signals import pre_save
 from django.test.utils import CaptureQueriesContext
 
 from notices.models import Notice, NoticeState
 from tasks.models import Task
 from topview_project.prepared_insert import insert
+
+from conftest import database_url
 
 from .servers import manage
 
@@ -31,9 +35,11 @@ def notice(**values) -> Notice:
     return Notice(**{**defaults, **values})
 
 
-def test_the_row_is_the_one_django_would_have_written():
+def test_the_row_is_the_one_django_would_have_written(monkeypatch):
     ours, django = notice(), notice(notice_uuid="uuid-2")
-    insert(ours)
+    with monkeypatch.context() as patched:  # Proof that Django's save is not what wrote it.
+        patched.setattr(Model, "save_base", lambda *args, **kwargs: pytest.fail("saved by Django"))
+        insert(ours)
     django.save(force_insert=True)
     assert ours.pk and ours.pk != django.pk and not ours._state.adding
     stored = {n.notice_uuid: n for n in Notice.objects.all()}
@@ -44,19 +50,49 @@ def test_the_row_is_the_one_django_would_have_written():
     assert ipaddress.ip_address(stored["uuid-1"].remote_addr) == ipaddress.ip_address("2001:db8::7")
 
 
+def prepared_inserts() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ['INSERT INTO "notices_notice"%'])
+        return cursor.fetchone()[0]
+
+
 def test_once_prepared_it_still_writes_each_rows_own_values():
-    # psycopg prepares the statement after its fifth run on a connection: rows 6 to 12 use it.
+    connection.close()  # A connection of its own: the statement is prepared at its first run.
     for n in range(12):
         insert(notice(notice_uuid=f"u-{n}", body_size=n * 10**10, remote_addr=None, payload=None))
+        assert prepared_inserts() == 1
     rows = Notice.objects.order_by("id")
     assert [(r.notice_uuid, r.body_size) for r in rows] == [(f"u-{n}", n * 10**10) for n in range(12)]
     assert all(r.remote_addr is None and r.payload is None for r in rows)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ['INSERT INTO "notices_notice"%'],
-        )
-        assert cursor.fetchone()[0] >= 1
+    # Django's own queries are left as Django sends them: psycopg neither prepares nor keeps them.
+    assert connection.connection.prepare_threshold is None
+
+
+def test_with_prepared_statements_off_nothing_is_prepared(settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    connection.close()
+    for n in range(3):
+        insert(notice(notice_uuid=f"u-{n}"))
+    assert prepared_inserts() == 0 and Notice.objects.count() == 3
+
+
+def test_a_failure_inside_a_transaction_marks_it_for_rollback_as_save_does():
+    insert(notice())
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):
+            insert(notice())  # No savepoint of its own: the transaction is broken.
+        assert connection.needs_rollback
+    assert Notice.objects.count() == 1
+
+
+def test_a_connection_the_database_dropped_is_replaced_when_health_checks_are_on():
+    insert(notice(notice_uuid="before"))
+    connection.health_check_enabled, connection.health_check_done = True, False
+    with psycopg.connect(database_url(), autocommit=True) as admin:  # As a database restart would.
+        admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    insert(notice(notice_uuid="after"))
+    assert Notice.objects.filter(notice_uuid__in=["before", "after"]).count() == 2
 
 
 def test_a_constraint_raises_djangos_integrity_error_and_leaves_the_connection_usable():
@@ -95,11 +131,10 @@ def test_auto_now_fields_are_set_as_save_sets_them():
 
 
 def test_db_prepared_statements_0_turns_preparing_off_for_a_pooler():
-    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
-    env = {**os.environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/any"}
-    for value, threshold in (("", "5"), ("0", "None")):
-        done = manage("shell", "-c", code, env={**env, "DB_PREPARED_STATEMENTS": value})
-        assert f"'prepare_threshold': {threshold}" in done.stdout, done.stderr
+    code = "from django.conf import settings; print(settings.DB_PREPARED_STATEMENTS)"
+    for value, setting in (("", "True"), ("0", "False")):
+        done = manage("shell", "-c", code, env={**os.environ, "DB_PREPARED_STATEMENTS": value})
+        assert done.stdout.splitlines()[-1] == setting, done.stderr
 
 
 def test_what_watches_queries_sees_the_insert():
